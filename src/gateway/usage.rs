@@ -1,0 +1,258 @@
+//! `Usage`: the tokens one model call consumed, by the five kinds the catalogue prices
+//! (DESIGN.md §6): `input` (uncached prompt), `cache_write_5m`, `cache_write_1h`,
+//! `cache_read` and `output`.
+//!
+//! Each provider reports caching differently, and this module is the only place that knows
+//! how: `Usage::from_anthropic` and `Usage::from_openai` resolve a provider's `usage` object
+//! once, and nothing downstream looks at provider JSON again.
+//!
+//! - Anthropic's `input_tokens`, `cache_creation_input_tokens` and `cache_read_input_tokens`
+//!   are disjoint. `cache_creation.ephemeral_{5m,1h}_input_tokens` split the writes by TTL; a
+//!   bare `cache_creation_input_tokens` (older responses) counts as 5-minute writes.
+//! - OpenAI's `prompt_tokens` *includes* `prompt_tokens_details.cached_tokens` (and
+//!   `cache_write_tokens`, where reported), so the uncached input is what remains.
+//! - A streamed Anthropic `message_delta.usage` is cumulative: each field it carries
+//!   *replaces* the value seen so far (`merge_anthropic_delta`), never adds to it.
+//!
+//! Missing, null, negative or non-integer counts read as 0. Pure: no worker, no clock.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Tokens consumed by one request, by the kinds the catalogue prices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Usage {
+    /// Uncached prompt tokens.
+    pub input: u64,
+    /// Prompt tokens written to a 5-minute cache.
+    pub cache_write_5m: u64,
+    /// Prompt tokens written to a 1-hour cache.
+    pub cache_write_1h: u64,
+    /// Prompt tokens read from the cache.
+    pub cache_read: u64,
+    /// Generated tokens (reasoning included).
+    pub output: u64,
+}
+
+impl Usage {
+    /// Usage from an Anthropic `usage` object (a non-streamed body's `usage`, or
+    /// `message_start.message.usage`).
+    pub fn from_anthropic(usage: &Value) -> Usage {
+        let mut out = Usage::default();
+        out.merge_anthropic_delta(usage);
+        out
+    }
+
+    /// Usage from an OpenAI Chat Completions `usage` object.
+    pub fn from_openai(usage: &Value) -> Usage {
+        let details = usage.get("prompt_tokens_details");
+        let count_in = |name: &str| details.and_then(|d| d.get(name)).map_or(0, count);
+        let cached = count_in("cached_tokens");
+        let cache_write = count_in("cache_write_tokens");
+        let prompt = usage.get("prompt_tokens").map_or(0, count);
+        Usage {
+            input: prompt.saturating_sub(cached).saturating_sub(cache_write),
+            cache_write_5m: cache_write,
+            cache_write_1h: 0,
+            cache_read: cached,
+            output: usage.get("completion_tokens").map_or(0, count),
+        }
+    }
+
+    /// Applies a streamed Anthropic `message_delta.usage`: every count it carries replaces the
+    /// one seen so far; counts it omits keep their value. Deltas are cumulative, so summing
+    /// them double-counts (see tests/fixtures/README.md, "message_delta.usage is cumulative").
+    ///
+    /// A bare `cache_creation_input_tokens` without the `cache_creation` split keeps the
+    /// known 1-hour share (at most the new total) and counts the rest as 5-minute writes.
+    pub fn merge_anthropic_delta(&mut self, usage: &Value) {
+        if let Some(n) = field(usage, "input_tokens") {
+            self.input = n;
+        }
+        if let Some(n) = field(usage, "cache_read_input_tokens") {
+            self.cache_read = n;
+        }
+        if let Some(n) = field(usage, "output_tokens") {
+            self.output = n;
+        }
+        let split = usage.get("cache_creation").filter(|v| v.is_object());
+        let total = field(usage, "cache_creation_input_tokens");
+        match (split, total) {
+            (Some(split), total) => {
+                let five = split.get("ephemeral_5m_input_tokens").map_or(0, count);
+                let hour = split.get("ephemeral_1h_input_tokens").map_or(0, count);
+                // Never charge less than the total the provider reported.
+                let unsplit = total.unwrap_or(0).saturating_sub(five.saturating_add(hour));
+                self.cache_write_5m = five.saturating_add(unsplit);
+                self.cache_write_1h = hour;
+            }
+            (None, Some(total)) => {
+                self.cache_write_1h = self.cache_write_1h.min(total);
+                self.cache_write_5m = total.saturating_sub(self.cache_write_1h);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Prompt tokens of every kind: what prompt-length price tiers are measured on.
+    pub fn prompt_tokens(&self) -> u64 {
+        self.input
+            .saturating_add(self.cache_write_5m)
+            .saturating_add(self.cache_write_1h)
+            .saturating_add(self.cache_read)
+    }
+
+    /// Every token of the request, prompt and output.
+    pub fn total_tokens(&self) -> u64 {
+        self.prompt_tokens().saturating_add(self.output)
+    }
+}
+
+/// A count that is present and a non-negative integer.
+fn field(obj: &Value, name: &str) -> Option<u64> {
+    obj.get(name).and_then(Value::as_u64)
+}
+
+/// A count, or 0 when it is null, negative or not an integer.
+fn count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn usage(input: u64, w5: u64, w1h: u64, read: u64, output: u64) -> Usage {
+        Usage { input, cache_write_5m: w5, cache_write_1h: w1h, cache_read: read, output }
+    }
+
+    fn fixture(path: &str) -> Value {
+        let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&full).unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        body["usage"].clone()
+    }
+
+    #[track_caller]
+    fn anthropic_case(raw: Value, want: Usage) {
+        assert_eq!(Usage::from_anthropic(&raw), want, "from_anthropic({raw})");
+    }
+
+    #[track_caller]
+    fn openai_case(raw: Value, want: Usage) {
+        assert_eq!(Usage::from_openai(&raw), want, "from_openai({raw})");
+    }
+
+    #[test]
+    fn anthropic_bodies_give_the_fixture_readmes_usage() {
+        // message.json: the cache was written with a 1h TTL.
+        anthropic_case(fixture("anthropic/message.json"), usage(17, 0, 2056, 0, 100));
+        // message-cache-read.json: older format, no `cache_creation` object.
+        anthropic_case(fixture("anthropic/message-cache-read.json"), usage(11, 0, 0, 2055, 100));
+        anthropic_case(fixture("anthropic/message-tool-use.json"), usage(701, 0, 0, 0, 93));
+    }
+
+    #[test]
+    fn openai_bodies_give_the_fixture_readmes_usage() {
+        openai_case(fixture("openai/completion.json"), usage(82, 0, 0, 0, 34));
+        // prompt 1220 includes 1152 cached tokens.
+        openai_case(fixture("openai/completion-cached.json"), usage(68, 0, 0, 1152, 100));
+        openai_case(fixture("openai/completion-tool-calls.json"), usage(123, 0, 0, 0, 17));
+    }
+
+    #[test]
+    fn a_bare_cache_creation_count_is_a_five_minute_write() {
+        anthropic_case(json!({"input_tokens": 3, "cache_creation_input_tokens": 40}), usage(3, 40, 0, 0, 0));
+    }
+
+    #[test]
+    fn the_cache_creation_split_decides_the_ttl_and_never_undercounts_the_total() {
+        anthropic_case(
+            json!({"cache_creation_input_tokens": 30, "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}}),
+            usage(0, 10, 20, 0, 0),
+        );
+        // A total larger than its split: the unsplit rest is charged as 5m writes.
+        anthropic_case(
+            json!({"cache_creation_input_tokens": 50, "cache_creation": {"ephemeral_1h_input_tokens": 20}}),
+            usage(0, 30, 20, 0, 0),
+        );
+    }
+
+    #[test]
+    fn missing_null_negative_and_fractional_counts_read_as_zero() {
+        anthropic_case(json!({}), Usage::default());
+        anthropic_case(json!(null), Usage::default());
+        anthropic_case(json!({"input_tokens": null, "output_tokens": -4, "cache_read_input_tokens": 1.5}), Usage::default());
+        openai_case(json!({}), Usage::default());
+        openai_case(json!({"prompt_tokens": "12", "completion_tokens": 2}), usage(0, 0, 0, 0, 2));
+    }
+
+    #[test]
+    fn openai_cached_and_cache_write_tokens_are_taken_out_of_the_prompt() {
+        openai_case(
+            json!({"prompt_tokens": 1000, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 600, "cache_write_tokens": 300}}),
+            usage(100, 300, 0, 600, 5),
+        );
+        // Inconsistent details never make the input negative.
+        openai_case(
+            json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 600}}),
+            usage(0, 0, 0, 600, 0),
+        );
+    }
+
+    #[track_caller]
+    fn merge_case(start: Value, deltas: &[Value], want: Usage) {
+        let mut got = Usage::from_anthropic(&start);
+        for delta in deltas {
+            got.merge_anthropic_delta(delta);
+        }
+        assert_eq!(got, want, "start {start}, deltas {deltas:?}");
+    }
+
+    #[test]
+    fn message_delta_usage_replaces_fields_and_never_sums() {
+        // stream-text.sse: the delta repeats input 770; summing would give 1540 and 46.
+        merge_case(
+            json!({"input_tokens": 770, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                   "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}, "output_tokens": 8}),
+            &[json!({"input_tokens": 770, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 38})],
+            usage(770, 0, 0, 0, 38),
+        );
+        // stream-text-cache-read.sse: an older delta carries only output_tokens.
+        merge_case(
+            json!({"input_tokens": 11, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1031, "output_tokens": 1}),
+            &[json!({"output_tokens": 100})],
+            usage(11, 0, 0, 1031, 100),
+        );
+        // stream-server-tool-use.sse: input grows from 727 to 1595; the last value wins.
+        merge_case(
+            json!({"input_tokens": 727, "output_tokens": 1}),
+            &[json!({"input_tokens": 1595, "output_tokens": 143, "server_tool_use": {"web_search_requests": 0}})],
+            usage(1595, 0, 0, 0, 143),
+        );
+        // Several deltas: the last one wins.
+        merge_case(json!({"input_tokens": 5}), &[json!({"output_tokens": 10}), json!({"output_tokens": 12})], usage(5, 0, 0, 0, 12));
+    }
+
+    #[test]
+    fn a_bare_cache_total_in_a_delta_keeps_the_known_one_hour_share() {
+        merge_case(
+            json!({"cache_creation_input_tokens": 30, "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}}),
+            &[json!({"cache_creation_input_tokens": 30})],
+            usage(0, 10, 20, 0, 0),
+        );
+        merge_case(
+            json!({"cache_creation": {"ephemeral_1h_input_tokens": 20}}),
+            &[json!({"cache_creation_input_tokens": 5})],
+            usage(0, 0, 5, 0, 0),
+        );
+    }
+
+    #[test]
+    fn prompt_tokens_count_every_input_kind_and_saturate() {
+        assert_eq!(usage(1, 2, 3, 4, 5).prompt_tokens(), 10);
+        assert_eq!(usage(1, 2, 3, 4, 5).total_tokens(), 15);
+        assert_eq!(usage(u64::MAX, 1, 1, 1, 1).total_tokens(), u64::MAX);
+    }
+}

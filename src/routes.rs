@@ -1,0 +1,91 @@
+//! The route table as data: which paths exist and which methods each accepts.
+//!
+//! Pure (no worker): `resolve` turns a method and a path into a `Route` with its parameters, or
+//! tells 404, 405 (with the `allow` list) or a preflight apart. `lib.rs` dispatches on `Route`.
+
+/// Every route the worker serves. Parameters are raw path segments, validated by the handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    Static(String),
+}
+
+/// What a method and a path resolve to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved {
+    Found(Route),
+    /// `OPTIONS` on a known path: answered by the preflight, with these methods allowed.
+    Options(String),
+    /// The path exists but not for this method; the string is the `allow` header.
+    MethodNotAllowed(String),
+    NotFound,
+}
+
+/// The methods a path accepts, each with the route it resolves to.
+fn table(segments: &[&str]) -> Vec<(&'static str, Route)> {
+    match segments {
+        ["healthz"] => vec![("GET", Route::Health)],
+        ["static", name] => vec![("GET", Route::Static((*name).to_string()))],
+        _ => Vec::new(),
+    }
+}
+
+/// Resolves a request. `HEAD` is served as `GET`; `OPTIONS` on any known path is a preflight,
+/// and under `/v1/` on any path at all (SDKs in browsers preflight before they learn of a 404).
+pub fn resolve(method: &str, path: &str) -> Resolved {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let segments: Vec<&str> = if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        trimmed.split('/').collect()
+    };
+    let routes = table(&segments);
+    let lookup = if method == "HEAD" { "GET" } else { method };
+    let mut allow: Vec<&str> = routes.iter().map(|(m, _)| *m).collect();
+    if allow.contains(&"GET") {
+        allow.push("HEAD");
+    }
+    allow.push("OPTIONS");
+    let allow = allow.join(", ");
+    if method == "OPTIONS" && (!routes.is_empty() || path.starts_with("/v1/")) {
+        return Resolved::Options(allow);
+    }
+    match routes.into_iter().find(|(m, _)| *m == lookup) {
+        Some((_, route)) => Resolved::Found(route),
+        None if allow == "OPTIONS" => Resolved::NotFound,
+        None => Resolved::MethodNotAllowed(allow),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_resolve_to_their_route() {
+        assert_eq!(resolve("GET", "/healthz"), Resolved::Found(Route::Health));
+        assert_eq!(resolve("HEAD", "/healthz"), Resolved::Found(Route::Health));
+    }
+
+    #[test]
+    fn a_known_path_with_the_wrong_method_lists_what_is_allowed() {
+        assert_eq!(
+            resolve("POST", "/healthz"),
+            Resolved::MethodNotAllowed("GET, HEAD, OPTIONS".into())
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_path_tricks_are_not_found() {
+        for path in ["/nope", "/healthz/", "//healthz", "/healthz/../healthz", "/static", ""] {
+            assert_eq!(resolve("GET", path), Resolved::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn options_is_a_preflight_on_known_paths_and_anywhere_under_v1() {
+        assert!(matches!(resolve("OPTIONS", "/healthz"), Resolved::Options(_)));
+        assert!(matches!(resolve("OPTIONS", "/v1/anything"), Resolved::Options(_)));
+        assert_eq!(resolve("OPTIONS", "/nope"), Resolved::NotFound);
+    }
+}

@@ -1,0 +1,247 @@
+//! The harness: `spawn_app()` for a worker, plus the named configurations it runs under.
+//!
+//! The worker is built once by the README's test command (`scripts/test.sh`) before `cargo test`;
+//! here each named configuration gets one `wrangler dev`, started lazily on first use, from a
+//! config without a `[build]` step, bound to 127.0.0.1 on free ports, with its own fresh
+//! persistence directory and every migration applied. Each runs in its own process group under
+//! `scripts/supervise.sh`, which kills the group when this process ends, pass or fail.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const SESSION_SECRET: &str = "test-session-secret-0123456789abcdef0123456789abcdef";
+
+/// The configurations `wrangler dev` runs under; each is started at most once per test run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Setup {
+    /// Everything bound, generous limits, the stub gateway as `AI_GATEWAY_URL`.
+    Default,
+    /// No `AI_GATEWAY_URL`: only the offline demo model.
+    Offline,
+    /// The R2 binding removed, to see /healthz fail cleanly.
+    NoR2,
+}
+
+impl Setup {
+    fn name(self) -> &'static str {
+        match self {
+            Setup::Default => "default",
+            Setup::Offline => "offline",
+            Setup::NoR2 => "no-r2",
+        }
+    }
+
+    /// Top-level wrangler.toml tables this configuration drops (besides `[build]`).
+    fn dropped(self) -> &'static [&'static str] {
+        match self {
+            Setup::NoR2 => &["r2_buckets"],
+            _ => &[],
+        }
+    }
+
+    fn vars(self) -> Vec<(String, String)> {
+        let mut vars = vec![
+            ("SESSION_SECRET".to_string(), SESSION_SECRET.to_string()),
+            ("ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
+            ("COOKIE_SECURE".to_string(), "false".to_string()),
+        ];
+        if matches!(self, Setup::Default | Setup::NoR2) {
+            vars.push(("AI_GATEWAY_URL".to_string(), crate::stub::stub().base_url()));
+        }
+        vars
+    }
+}
+
+/// One running `wrangler dev`.
+pub struct Instance {
+    pub base: String,
+    pub state: PathBuf,
+    /// Holding the supervisor's stdin keeps it alive; dropping it (or exiting) stops the group.
+    _supervisor: Mutex<Child>,
+}
+
+static INSTANCES: OnceLock<Mutex<Vec<(Setup, &'static Instance)>>> = OnceLock::new();
+
+/// The instance for `setup`, started on first use.
+pub fn instance(setup: Setup) -> &'static Instance {
+    let all = INSTANCES.get_or_init(|| Mutex::new(Vec::new()));
+    // Held while starting, so concurrent tests wait for one start rather than racing two.
+    let mut all = all.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, found)) = all.iter().find(|(s, _)| *s == setup) {
+        return found;
+    }
+    let started: &'static Instance = Box::leak(Box::new(start(setup)));
+    all.push((setup, started));
+    started
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wrangler(root: &Path) -> Command {
+    let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
+    cmd.current_dir(root)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn start(setup: Setup) -> Instance {
+    let root = root();
+    assert!(
+        root.join("build/worker/shim.mjs").exists(),
+        "build/ is missing: build the worker first (scripts/build.sh; the README's test command does it)"
+    );
+    let name = setup.name();
+    let config = root.join(format!("wrangler.test-{name}.toml"));
+    let out = Command::new(root.join("scripts/nobuild-config.sh"))
+        .arg(root.join("wrangler.toml"))
+        .args(setup.dropped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nobuild-config failed");
+    std::fs::write(&config, out.stdout).unwrap();
+
+    let state = root.join("target/test-state").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).unwrap();
+    let persist = state.join("persist");
+
+    if !setup.dropped().contains(&"d1_databases") {
+        let out = wrangler(&root)
+            .args(["d1", "migrations", "apply", "DB", "--local", "-c"])
+            .arg(&config)
+            .arg("--persist-to")
+            .arg(&persist)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "migrations failed for {name}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let port = free_port();
+    let inspector = free_port();
+    let log = std::fs::File::create(state.join("wrangler.log")).unwrap();
+    let mut cmd = Command::new(root.join("scripts/supervise.sh"));
+    cmd.current_dir(&root)
+        .arg(root.join("node_modules/.bin/wrangler"))
+        .args(["dev", "--local", "--ip", "127.0.0.1", "--show-interactive-dev-session=false"])
+        .arg("-c")
+        .arg(&config)
+        .args(["--port", &port.to_string(), "--inspector-port", &inspector.to_string()])
+        .arg("--persist-to")
+        .arg(&persist)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    for (k, v) in setup.vars() {
+        cmd.arg("--var").arg(format!("{k}:{v}"));
+    }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if answers(port) {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("wrangler dev ({name}) exited with {status}:\n{}", log_tail(&state));
+        }
+        assert!(Instant::now() < deadline, "wrangler dev ({name}) not ready in 90 s:\n{}", log_tail(&state));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Instance { base, state, _supervisor: Mutex::new(child) }
+}
+
+/// Whether anything answers HTTP on the port yet.
+fn answers(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.1 "))
+}
+
+pub fn log_tail(state: &Path) -> String {
+    let log = std::fs::read_to_string(state.join("wrangler.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// A client of one running worker.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub instance: &'static Instance,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Setup::Default).await
+}
+
+pub async fn spawn_app_with(setup: Setup) -> TestApp {
+    let instance = tokio::task::spawn_blocking(move || instance(setup)).await.unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    TestApp { base: instance.base.clone(), client, instance }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        self.client.request(method, self.url(path))
+    }
+
+    /// The server's log so far, for assertion messages.
+    pub fn log(&self) -> String {
+        log_tail(&self.instance.state)
+    }
+}
+
+/// The JSON body of a response, with the status and body in the panic message if it is not JSON.
+pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
+    (status, value)
+}

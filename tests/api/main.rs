@@ -1,0 +1,7 @@
+//! Integration tests over HTTP against the real worker in `wrangler dev` (local D1 and R2), with
+//! a stub AI Gateway in this process. One binary; `helpers.rs` is the harness.
+
+mod helpers;
+mod stub;
+
+mod health;
