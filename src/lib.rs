@@ -4,6 +4,7 @@
 //! This file holds the entry points and the route table, nothing else. Pure modules compile
 //! natively (`cargo test`); everything that names `worker` is behind `cfg(target_arch = "wasm32")`.
 
+pub mod course;
 pub mod gateway;
 pub mod http;
 pub mod routes;
@@ -16,6 +17,7 @@ mod health;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
+    use crate::course::{self, pages::Viewer};
     use crate::routes::{self, Resolved, Route};
     use crate::{env::Config, health, http};
     use worker::{event, Context, Env, Request, Response, Result};
@@ -47,9 +49,18 @@ mod entry {
         _ctx: &Context,
     ) -> std::result::Result<Response, http::ApiError> {
         let config = Config::from_env(env);
+        let viewer = Viewer::default();
         match route {
             Route::Health => health::check(env, &config).await,
             Route::Static(name) => http::respond::asset(&req, &name),
+            Route::Home => course::routes::home(&req, &viewer),
+            Route::Roadmap => course::routes::roadmap(&req, &viewer),
+            Route::Lesson(id) => course::routes::lesson_page(&req, &viewer, &id),
+            Route::LessonQuiz(id) => course::routes::quiz_form(req, &id).await,
+            Route::Search => course::routes::search_page(&req),
+            Route::ApiLessons => course::routes::api_lessons(&req),
+            Route::ApiLesson(id) => course::routes::api_lesson(&req, &id),
+            Route::ApiSearch => course::routes::api_search(&req),
         }
     }
 }

@@ -8,6 +8,14 @@
 pub enum Route {
     Health,
     Static(String),
+    Home,
+    Roadmap,
+    Lesson(String),
+    LessonQuiz(String),
+    Search,
+    ApiLessons,
+    ApiLesson(String),
+    ApiSearch,
 }
 
 /// What a method and a path resolve to.
@@ -24,8 +32,16 @@ pub enum Resolved {
 /// The methods a path accepts, each with the route it resolves to.
 fn table(segments: &[&str]) -> Vec<(&'static str, Route)> {
     match segments {
+        [] => vec![("GET", Route::Home)],
         ["healthz"] => vec![("GET", Route::Health)],
         ["static", name] => vec![("GET", Route::Static((*name).to_string()))],
+        ["roadmap"] => vec![("GET", Route::Roadmap)],
+        ["lessons", id] => vec![("GET", Route::Lesson((*id).to_string()))],
+        ["lessons", id, "quiz"] => vec![("POST", Route::LessonQuiz((*id).to_string()))],
+        ["search"] => vec![("GET", Route::Search)],
+        ["api", "lessons"] => vec![("GET", Route::ApiLessons)],
+        ["api", "lessons", id] => vec![("GET", Route::ApiLesson((*id).to_string()))],
+        ["api", "search"] => vec![("GET", Route::ApiSearch)],
         _ => Vec::new(),
     }
 }
@@ -65,6 +81,9 @@ mod tests {
     fn known_paths_resolve_to_their_route() {
         assert_eq!(resolve("GET", "/healthz"), Resolved::Found(Route::Health));
         assert_eq!(resolve("HEAD", "/healthz"), Resolved::Found(Route::Health));
+        assert_eq!(resolve("GET", "/"), Resolved::Found(Route::Home));
+        assert_eq!(resolve("GET", ""), Resolved::Found(Route::Home));
+        assert_eq!(resolve("GET", "/lessons/x"), Resolved::Found(Route::Lesson("x".into())));
     }
 
     #[test]
@@ -77,7 +96,7 @@ mod tests {
 
     #[test]
     fn unknown_paths_and_path_tricks_are_not_found() {
-        for path in ["/nope", "/healthz/", "//healthz", "/healthz/../healthz", "/static", ""] {
+        for path in ["/nope", "/healthz/", "//healthz", "/healthz/../healthz", "/static", "/lessons", "/lessons/a/b"] {
             assert_eq!(resolve("GET", path), Resolved::NotFound, "{path}");
         }
     }

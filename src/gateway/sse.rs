@@ -1,1 +1,1199 @@
-//! (being written)
+//! The incremental SSE usage meter (DESIGN.md §9, last paragraphs): a pure state machine over
+//! the bytes of a streamed response, fed chunk by chunk as they arrive from the upstream.
+//!
+//! `Meter::feed` frames **events** by their blank line (`\n\n` or `\r\n\r\n`; a lone `\r` line
+//! ending is not supported) and returns the bytes of every whole event, verbatim — `event:`
+//! lines included, because the Anthropic SDK dispatches on them — buffering a partial event
+//! until its blank line arrives. Split at any byte, even inside a multi-byte UTF-8 character,
+//! the stream gives the same forwarded bytes and the same outcome. The one event not forwarded
+//! is OpenAI's usage-only chunk (`choices` empty, `usage` non-null) when the academy added
+//! `stream_options.include_usage` itself (`hide_usage_chunk`).
+//!
+//! Usage is read only from the protocol's usage fields, never from model text, and JSON is
+//! parsed, never substring-matched:
+//! - Anthropic, by event name: `message_start` → `message.usage`; `message_delta` → `usage`,
+//!   whose fields *replace* those seen so far (cumulative, never summed); `message_stop` →
+//!   complete; `error` → the upstream error. `content_block_delta` is only skimmed for the
+//!   byte length of its text; `ping` and unknown events are forwarded unread.
+//! - OpenAI: every `data:` line but `[DONE]` (which completes the stream), reading the
+//!   top-level `usage` when non-null, `choices[].finish_reason` and the output deltas.
+//!
+//! The usage-bearing events are parsed with `serde_json`; the frequent content deltas are walked
+//! by `skim`, a small allocation-free JSON walker that follows strings and nesting exactly, so
+//! `"usage"` inside model text is only ever text. Output bytes (text, tool input and tool-call
+//! argument deltas, decoded) feed the upper **estimate** of DESIGN.md §6 for streams that break
+//! or end without usage. Pure: no worker, no clock.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::usage::Usage;
+use super::Dialect;
+
+/// The largest partial event buffered while waiting for its blank line. A longer one (no
+/// provider sends one) is forwarded unread, and its bytes are counted as output.
+pub const MAX_EVENT_BYTES: usize = 4 << 20;
+
+/// Longest upstream error text kept.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// What a stream told the meter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MeterOutcome {
+    /// The stream ended properly (`message_stop` / `data: [DONE]`) and reported no error.
+    pub complete: bool,
+    /// The usage last reported by the protocol's usage fields; partial unless
+    /// `usage_is_final` (an Anthropic `message_start` alone holds a placeholder output count).
+    pub usage: Option<Usage>,
+    /// Whether `usage` came from the final report (Anthropic `message_delta`, OpenAI's usage chunk).
+    pub usage_is_final: bool,
+    /// UTF-8 bytes of the output deltas received (text, thinking, tool input, tool-call arguments).
+    pub output_bytes: u64,
+    /// Anthropic `stop_reason` / OpenAI `finish_reason`.
+    pub stop_reason: Option<String>,
+    /// An error the upstream sent inside the stream (`type: message`).
+    pub upstream_error: Option<String>,
+    /// The response's id (`msg_…` / `chatcmpl-…`).
+    pub message_id: Option<String>,
+    /// The model the upstream says answered (fully qualified, e.g. `claude-haiku-4-5-20251001`).
+    pub model: Option<String>,
+    /// Whole events framed.
+    pub events: u64,
+    /// Usage-bearing events whose JSON did not parse.
+    pub malformed_events: u64,
+    /// Events longer than `MAX_EVENT_BYTES`, forwarded unread.
+    pub oversized_events: u64,
+}
+
+impl MeterOutcome {
+    /// The usage to settle at exactly: reported in full by a stream that completed.
+    pub fn exact_usage(&self) -> Option<Usage> {
+        self.usage.filter(|_| self.complete && self.usage_is_final)
+    }
+
+    /// An upper estimate for a stream that broke or ended without usage (DESIGN.md §6,
+    /// "Estimates"): input as last reported (`message_start`'s), else the reservation's input
+    /// bound, all as uncached input; output the larger of the last reported output tokens and
+    /// the output bytes received (a token is at least one byte), capped at `max_tokens`.
+    pub fn estimate(&self, reserved_input_bound: u64, max_tokens: u64) -> Usage {
+        estimate(self.usage, self.output_bytes, reserved_input_bound, max_tokens)
+    }
+}
+
+fn estimate(usage: Option<Usage>, output_bytes: u64, reserved_input_bound: u64, max_tokens: u64) -> Usage {
+    let mut estimate = usage.unwrap_or(Usage { input: reserved_input_bound, ..Usage::default() });
+    estimate.output = estimate.output.max(output_bytes).min(max_tokens);
+    estimate
+}
+
+/// The incremental meter of one streamed response.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    dialect: Dialect,
+    hide_usage_chunk: bool,
+    /// A partial event waiting for its blank line.
+    pending: Vec<u8>,
+    /// Where in `pending` the search for a blank line resumes.
+    scan_from: usize,
+    /// The rest of an oversized event is being forwarded unread.
+    skipping: bool,
+    state: State,
+}
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    terminal: bool,
+    usage: Option<Usage>,
+    usage_is_final: bool,
+    output_bytes: u64,
+    stop_reason: Option<String>,
+    upstream_error: Option<String>,
+    message_id: Option<String>,
+    model: Option<String>,
+    events: u64,
+    malformed_events: u64,
+    oversized_events: u64,
+}
+
+impl Meter {
+    /// A meter for a stream of `dialect`. `hide_usage_chunk`: drop OpenAI's usage-only chunk
+    /// (the academy asked for it; the learner did not). Ignored for Anthropic.
+    pub fn new(dialect: Dialect, hide_usage_chunk: bool) -> Meter {
+        Meter {
+            dialect,
+            hide_usage_chunk: hide_usage_chunk && dialect == Dialect::OpenAi,
+            pending: Vec::new(),
+            scan_from: 0,
+            skipping: false,
+            state: State::default(),
+        }
+    }
+
+    /// Meters a chunk and returns the bytes to forward: every event completed so far, whole.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.pending.len().saturating_add(chunk.len()));
+        self.feed_into(chunk, &mut out);
+        out
+    }
+
+    /// `feed`, appending to a buffer the caller reuses.
+    pub fn feed_into(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if self.pending.is_empty() {
+            // Fast path: frame the chunk in place, keep only its partial tail.
+            let (consumed, resume) = self.frame(chunk, self.scan_from, out);
+            self.pending.extend_from_slice(chunk.get(consumed..).unwrap_or_default());
+            self.scan_from = resume.saturating_sub(consumed);
+        } else {
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.extend_from_slice(chunk);
+            let (consumed, resume) = self.frame(&pending, self.scan_from, out);
+            pending.drain(..consumed.min(pending.len()));
+            self.pending = pending;
+            self.scan_from = resume.saturating_sub(consumed);
+        }
+        if self.pending.len() > MAX_EVENT_BYTES {
+            self.forward_oversized(out);
+        }
+    }
+
+    /// Ends the stream: returns whatever partial event remains, verbatim. It is not metered:
+    /// an event without its blank line is never dispatched by SSE clients either.
+    pub fn finish(&mut self) -> Vec<u8> {
+        self.skipping = false;
+        self.scan_from = 0;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// What the stream has told the meter so far.
+    pub fn outcome(&self) -> MeterOutcome {
+        let s = &self.state;
+        MeterOutcome {
+            complete: s.terminal && s.upstream_error.is_none(),
+            usage: s.usage,
+            usage_is_final: s.usage_is_final,
+            output_bytes: s.output_bytes,
+            stop_reason: s.stop_reason.clone(),
+            upstream_error: s.upstream_error.clone(),
+            message_id: s.message_id.clone(),
+            model: s.model.clone(),
+            events: s.events,
+            malformed_events: s.malformed_events,
+            oversized_events: s.oversized_events,
+        }
+    }
+
+    /// See `MeterOutcome::estimate`.
+    pub fn estimate(&self, reserved_input_bound: u64, max_tokens: u64) -> Usage {
+        estimate(self.state.usage, self.state.output_bytes, reserved_input_bound, max_tokens)
+    }
+
+    /// Frames the whole events of `buf`, searching for blank lines from `scan`; appends the
+    /// bytes to forward to `out`. Returns how many bytes were consumed and where the search
+    /// resumes.
+    fn frame(&mut self, buf: &[u8], mut scan: usize, out: &mut Vec<u8>) -> (usize, usize) {
+        let mut start = 0;
+        // Forwarded bytes are copied in runs: a hidden event ends one.
+        let mut run_start = 0;
+        loop {
+            match event_end(buf, scan) {
+                Ok(end) => {
+                    let event = buf.get(start..end).unwrap_or_default();
+                    let hide = if self.skipping {
+                        self.skipping = false;
+                        self.state.output_bytes = self.state.output_bytes.saturating_add(event.len() as u64);
+                        false
+                    } else {
+                        self.on_event(event)
+                    };
+                    if hide {
+                        out.extend_from_slice(buf.get(run_start..start).unwrap_or_default());
+                        run_start = end;
+                    }
+                    start = end;
+                    scan = end;
+                }
+                Err(resume) => {
+                    out.extend_from_slice(buf.get(run_start..start).unwrap_or_default());
+                    return (start, resume);
+                }
+            }
+        }
+    }
+
+    /// Forwards an over-long partial event unread, keeping its last two bytes so a blank
+    /// line that straddles the next chunk is still found.
+    fn forward_oversized(&mut self, out: &mut Vec<u8>) {
+        let keep_from = self.pending.len().saturating_sub(2);
+        out.extend_from_slice(self.pending.get(..keep_from).unwrap_or_default());
+        self.pending.drain(..keep_from);
+        self.scan_from = 0;
+        if !self.skipping {
+            self.state.oversized_events = self.state.oversized_events.saturating_add(1);
+        }
+        self.skipping = true;
+        self.state.output_bytes = self.state.output_bytes.saturating_add(keep_from as u64);
+    }
+
+    /// Meters one whole event; returns whether to hide it from the client.
+    fn on_event(&mut self, event: &[u8]) -> bool {
+        self.state.events = self.state.events.saturating_add(1);
+        let mut name: &[u8] = b"";
+        let mut data: Option<Cow<'_, [u8]>> = None;
+        for line in Lines(event) {
+            if line.is_empty() || line.first() == Some(&b':') {
+                continue; // a blank line or a comment
+            }
+            let (field, value) = match line.iter().position(|&b| b == b':') {
+                Some(colon) => {
+                    let value = line.get(colon.saturating_add(1)..).unwrap_or_default();
+                    (line.get(..colon).unwrap_or_default(), value.strip_prefix(b" ").unwrap_or(value))
+                }
+                None => (line, &b""[..]),
+            };
+            match field {
+                b"event" => name = value,
+                b"data" => {
+                    data = Some(match data {
+                        None => Cow::Borrowed(value),
+                        Some(previous) => {
+                            let mut joined = previous.into_owned();
+                            joined.push(b'\n');
+                            joined.extend_from_slice(value);
+                            Cow::Owned(joined)
+                        }
+                    })
+                }
+                _ => {}
+            }
+        }
+        // An event without data is not dispatched (SSE).
+        let Some(data) = data else { return false };
+        match self.dialect {
+            Dialect::Anthropic => {
+                self.on_anthropic(name, &data);
+                false
+            }
+            Dialect::OpenAi => self.on_openai(name, &data),
+        }
+    }
+
+    fn on_anthropic(&mut self, name: &[u8], data: &[u8]) {
+        // Without an `event:` line (a proxy may drop it), the data's `type` names the event.
+        let typed;
+        let name = if name.is_empty() {
+            typed = skim::member_string(data, b"type");
+            typed.as_deref().unwrap_or_default()
+        } else {
+            name
+        };
+        match name {
+            b"content_block_delta" => {
+                let bytes = skim::anthropic_delta_bytes(data);
+                self.state.output_bytes = self.state.output_bytes.saturating_add(bytes);
+            }
+            b"message_start" => {
+                let Some(event) = self.parse(data) else { return };
+                let message = event.get("message");
+                if let Some(usage) = message.and_then(|m| m.get("usage")).filter(|u| u.is_object()) {
+                    self.state.usage = Some(Usage::from_anthropic(usage));
+                }
+                self.state.message_id = string_at(message, "id").or(self.state.message_id.take());
+                self.state.model = string_at(message, "model").or(self.state.model.take());
+            }
+            b"message_delta" => {
+                let Some(event) = self.parse(data) else { return };
+                if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
+                    self.state.usage.get_or_insert_with(Usage::default).merge_anthropic_delta(usage);
+                    self.state.usage_is_final = true;
+                }
+                if let Some(reason) = string_at(event.get("delta"), "stop_reason") {
+                    self.state.stop_reason = Some(reason);
+                }
+            }
+            b"message_stop" => self.state.terminal = true,
+            b"error" => {
+                let error = self.parse(data);
+                self.state.upstream_error = Some(describe_error(error.as_ref(), data));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_openai(&mut self, name: &[u8], data: &[u8]) -> bool {
+        let data = data.trim_ascii();
+        if data == b"[DONE]" {
+            self.state.terminal = true;
+            return false;
+        }
+        let mut chunk = skim::OpenAiChunk::default();
+        if skim::openai_chunk(data, &mut chunk).is_none() {
+            self.state.malformed_events = self.state.malformed_events.saturating_add(1);
+            if name == b"error" {
+                self.state.upstream_error = Some(describe_error(None, data));
+            }
+            return false;
+        }
+        self.state.output_bytes = self.state.output_bytes.saturating_add(chunk.output_bytes);
+        if let Some(raw) = chunk.finish_reason {
+            self.state.stop_reason = skim::string(raw).or(self.state.stop_reason.take());
+        }
+        if self.state.message_id.is_none() {
+            self.state.message_id = chunk.id.and_then(skim::string);
+        }
+        if self.state.model.is_none() {
+            self.state.model = chunk.model.and_then(skim::string);
+        }
+        if name == b"error" || chunk.error.is_some() {
+            let error = self.parse(data);
+            self.state.upstream_error = Some(describe_error(error.as_ref(), data));
+        }
+        let Some(raw) = chunk.usage else { return false };
+        match self.parse(raw) {
+            Some(usage) if usage.is_object() => {
+                self.state.usage = Some(Usage::from_openai(&usage));
+                self.state.usage_is_final = true;
+                self.hide_usage_chunk && chunk.choices == 0
+            }
+            _ => {
+                self.state.malformed_events = self.state.malformed_events.saturating_add(1);
+                false
+            }
+        }
+    }
+
+    fn parse(&mut self, json: &[u8]) -> Option<Value> {
+        let parsed = serde_json::from_slice(json).ok();
+        if parsed.is_none() {
+            self.state.malformed_events = self.state.malformed_events.saturating_add(1);
+        }
+        parsed
+    }
+}
+
+/// The end of the first event in `buf` whose blank line is found searching from `from`, or
+/// `Err(where to resume)` when the blank line has not arrived yet. A blank line is a `\n`
+/// followed by `\n` or `\r\n`.
+fn event_end(buf: &[u8], from: usize) -> Result<usize, usize> {
+    let mut at = from;
+    loop {
+        let Some(found) = buf.get(at..).and_then(|rest| find_byte(rest, b'\n')) else {
+            return Err(buf.len().max(from));
+        };
+        let newline = at.saturating_add(found);
+        match (buf.get(newline.saturating_add(1)), buf.get(newline.saturating_add(2))) {
+            (Some(b'\n'), _) => return Ok(newline.saturating_add(2)),
+            (Some(b'\r'), Some(b'\n')) => return Ok(newline.saturating_add(3)),
+            (None, _) | (Some(b'\r'), None) => return Err(newline),
+            _ => at = newline.saturating_add(1),
+        }
+    }
+}
+
+/// The lines of an event, without their `\n` or `\r\n`.
+struct Lines<'a>(&'a [u8]);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let (line, rest) = match find_byte(self.0, b'\n') {
+            Some(at) => (self.0.get(..at).unwrap_or_default(), self.0.get(at.saturating_add(1)..).unwrap_or_default()),
+            None => (self.0, &b""[..]),
+        };
+        self.0 = rest;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+}
+
+fn string_at(object: Option<&Value>, key: &str) -> Option<String> {
+    object.and_then(|o| o.get(key)).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// `type: message` of a provider error object, or the raw data when it has none.
+fn describe_error(event: Option<&Value>, data: &[u8]) -> String {
+    let error = event.and_then(|e| e.get("error"));
+    let field = |key: &str| error.and_then(|e| e.get(key)).and_then(Value::as_str);
+    let text = match (field("type").or(field("code")), field("message")) {
+        (Some(kind), Some(message)) => format!("{kind}: {message}"),
+        (Some(kind), None) => kind.to_owned(),
+        (None, Some(message)) => message.to_owned(),
+        (None, None) => String::from_utf8_lossy(data).into_owned(),
+    };
+    text.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `word` that are zero, flagged by their high bit. The lowest flag is exact
+/// (flags above a zero byte may be false), which is all a first-match search needs.
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(LO) & !word & HI
+}
+
+/// The first `needle` in `hay`, eight bytes at a time.
+#[inline]
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    find_either(hay, needle, needle)
+}
+
+/// The first `a` or `b` in `hay`, eight bytes at a time.
+#[inline]
+fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let (splat_a, splat_b) = (LO.wrapping_mul(u64::from(a)), LO.wrapping_mul(u64::from(b)));
+    let mut words = hay.chunks_exact(8);
+    let mut offset = 0_usize;
+    for word in &mut words {
+        let Ok(bytes) = <[u8; 8]>::try_from(word) else { break };
+        let word = u64::from_le_bytes(bytes);
+        let hits = zero_bytes(word ^ splat_a) | zero_bytes(word ^ splat_b);
+        if hits != 0 {
+            return Some(offset.saturating_add((hits.trailing_zeros() / 8) as usize));
+        }
+        offset = offset.saturating_add(8);
+    }
+    let tail = words.remainder().iter().position(|&c| c == a || c == b)?;
+    Some(offset.saturating_add(tail))
+}
+
+/// An allocation-free JSON walker for the frequent events, exact about strings and nesting
+/// (it never matches text inside a string) but lenient about what it skips. Each walker takes
+/// the input from a value's first byte to the end of its container and returns the length of
+/// the value it walked, or `None` when the JSON is malformed.
+mod skim {
+    use super::{find_either, Cow};
+
+    #[inline]
+    fn ws(s: &[u8], mut i: usize) -> usize {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = s.get(i) {
+            i = i.saturating_add(1);
+        }
+        i
+    }
+
+    /// From the opening quote at `i`: the index past the closing quote, and whether the
+    /// string holds an escape.
+    #[inline]
+    fn string_end(s: &[u8], i: usize) -> Option<(usize, bool)> {
+        let mut j = i.checked_add(1)?;
+        let mut escaped = false;
+        loop {
+            j = j.checked_add(find_either(s.get(j..)?, b'"', b'\\')?)?;
+            if s.get(j)? == &b'"' {
+                return Some((j.checked_add(1)?, escaped));
+            }
+            escaped = true;
+            j = j.checked_add(2)?;
+        }
+    }
+
+    /// The length of the value at the start of `s` (after whitespace).
+    pub(super) fn skip(s: &[u8]) -> Option<usize> {
+        let i = ws(s, 0);
+        match s.get(i)? {
+            b'"' => string_end(s, i).map(|(end, _)| end),
+            b'{' | b'[' => {
+                let mut depth = 0_usize;
+                let mut j = i;
+                loop {
+                    let k = s.get(j..)?.iter().position(|&b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'))?;
+                    j = j.checked_add(k)?;
+                    match s.get(j)? {
+                        b'"' => j = string_end(s, j)?.0,
+                        b'{' | b'[' => {
+                            depth = depth.checked_add(1)?;
+                            j = j.checked_add(1)?;
+                        }
+                        _ => {
+                            depth = depth.checked_sub(1)?;
+                            j = j.checked_add(1)?;
+                            if depth == 0 {
+                                return Some(j);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                let rest = s.get(i..)?;
+                let len = rest
+                    .iter()
+                    .position(|&b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len());
+                if len == 0 {
+                    None
+                } else {
+                    i.checked_add(len)
+                }
+            }
+        }
+    }
+
+    /// Walks the object at the start of `s`: `f(key, rest)` sees each member's decoded key and
+    /// the input from its value on, and returns the value's length (`skip(rest)` when not
+    /// interested). Returns the object's length.
+    pub(super) fn object<'a>(s: &'a [u8], mut f: impl FnMut(&[u8], &'a [u8]) -> Option<usize>) -> Option<usize> {
+        let mut i = ws(s, 0);
+        if s.get(i)? != &b'{' {
+            return None;
+        }
+        i = ws(s, i.checked_add(1)?);
+        if s.get(i)? == &b'}' {
+            return i.checked_add(1);
+        }
+        loop {
+            if s.get(i)? != &b'"' {
+                return None;
+            }
+            let key_start = i;
+            let (key_end, escaped) = string_end(s, key_start)?;
+            let raw_key = s.get(key_start.checked_add(1)?..key_end.checked_sub(1)?)?;
+            i = ws(s, key_end);
+            if s.get(i)? != &b':' {
+                return None;
+            }
+            i = ws(s, i.checked_add(1)?);
+            let rest = s.get(i..)?;
+            let len = if escaped {
+                // A key spelled with escapes (`"us\u0061ge"`) is still that key.
+                f(&unescape(s.get(key_start..key_end)?)?, rest)?
+            } else {
+                f(raw_key, rest)?
+            };
+            i = ws(s, i.checked_add(len)?);
+            match s.get(i)? {
+                b',' => i = ws(s, i.checked_add(1)?),
+                b'}' => return i.checked_add(1),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Walks the array at the start of `s`: `f(rest)` sees each element's input and returns
+    /// its length. Returns the array's length and element count.
+    pub(super) fn array<'a>(s: &'a [u8], mut f: impl FnMut(&'a [u8]) -> Option<usize>) -> Option<(usize, usize)> {
+        let mut i = ws(s, 0);
+        if s.get(i)? != &b'[' {
+            return None;
+        }
+        i = ws(s, i.checked_add(1)?);
+        if s.get(i)? == &b']' {
+            return Some((i.checked_add(1)?, 0));
+        }
+        let mut count = 0_usize;
+        loop {
+            let len = f(s.get(i..)?)?;
+            count = count.saturating_add(1);
+            i = ws(s, i.checked_add(len)?);
+            match s.get(i)? {
+                b',' => i = ws(s, i.checked_add(1)?),
+                b']' => return Some((i.checked_add(1)?, count)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The value at the start of `rest` as a slice, and its length.
+    fn value(rest: &[u8]) -> Option<(&[u8], usize)> {
+        let len = skip(rest)?;
+        Some((rest.get(..len)?.trim_ascii_start(), len))
+    }
+
+    /// Decodes a key that has escapes (with the quotes around `raw`).
+    fn unescape(quoted: &[u8]) -> Option<Vec<u8>> {
+        quoted.first().filter(|q| **q == b'"')?;
+        let decoded: String = serde_json::from_slice(quoted).ok()?;
+        Some(decoded.into_bytes())
+    }
+
+    /// A JSON string value (with its quotes) decoded; `None` for any other value.
+    pub(super) fn string(raw: &[u8]) -> Option<String> {
+        if raw.first() != Some(&b'"') {
+            return None;
+        }
+        serde_json::from_slice(raw).ok()
+    }
+
+    /// The decoded string value of a top-level member, if it is one.
+    pub(super) fn member_string(s: &[u8], key: &[u8]) -> Option<Cow<'static, [u8]>> {
+        let mut found = None;
+        object(s, |k, rest| {
+            let (raw, len) = value(rest)?;
+            if k == key && found.is_none() {
+                found = string(raw);
+            }
+            Some(len)
+        })?;
+        found.map(|s| Cow::Owned(s.into_bytes()))
+    }
+
+    /// The UTF-8 length of a JSON string value (with its quotes) once decoded; 0 for any
+    /// other value.
+    pub(super) fn decoded_len(raw: &[u8]) -> u64 {
+        let Some(inner) = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) else { return 0 };
+        let mut total = 0_u64;
+        let mut rest = inner;
+        while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+            total = total.saturating_add(at as u64);
+            let escape = rest.get(at..).unwrap_or_default();
+            let (bytes, len) = match escape.get(1) {
+                Some(b'u') => {
+                    let unit = hex4(escape.get(2..6));
+                    let low = if escape.get(6..8) == Some(&b"\\u"[..]) { hex4(escape.get(8..12)) } else { None };
+                    match (unit, low) {
+                        (Some(0xD800..=0xDBFF), Some(0xDC00..=0xDFFF)) => (4, 12),
+                        (Some(cp), _) if cp < 0x80 => (1, 6),
+                        (Some(cp), _) if cp < 0x800 => (2, 6),
+                        (Some(_), _) => (3, 6),
+                        (None, _) => (1, 2),
+                    }
+                }
+                _ => (1, 2),
+            };
+            total = total.saturating_add(bytes);
+            rest = escape.get(len..).unwrap_or_default();
+        }
+        total.saturating_add(rest.len() as u64)
+    }
+
+    fn hex4(digits: Option<&[u8]>) -> Option<u32> {
+        let digits = std::str::from_utf8(digits?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// The decoded output bytes of an Anthropic `content_block_delta`: its delta's `text`
+    /// (text_delta), `partial_json` (input_json_delta) or `thinking` (thinking_delta).
+    pub(super) fn anthropic_delta_bytes(data: &[u8]) -> u64 {
+        let mut bytes = 0_u64;
+        let _ = object(data, |key, rest| {
+            if key != b"delta" {
+                return skip(rest);
+            }
+            object(rest, |key, rest| {
+                let (raw, len) = value(rest)?;
+                if matches!(key, b"text" | b"partial_json" | b"thinking") {
+                    bytes = bytes.saturating_add(decoded_len(raw));
+                }
+                Some(len)
+            })
+        });
+        bytes
+    }
+
+    /// What the meter reads from an OpenAI chunk; slices keep their JSON form.
+    #[derive(Default)]
+    pub(super) struct OpenAiChunk<'a> {
+        pub id: Option<&'a [u8]>,
+        pub model: Option<&'a [u8]>,
+        /// The top-level `usage` when not null.
+        pub usage: Option<&'a [u8]>,
+        pub error: Option<&'a [u8]>,
+        /// How many `choices` the chunk has.
+        pub choices: usize,
+        pub finish_reason: Option<&'a [u8]>,
+        pub output_bytes: u64,
+    }
+
+    /// Walks one OpenAI chunk's top level and its choices' deltas.
+    pub(super) fn openai_chunk<'a>(data: &'a [u8], chunk: &mut OpenAiChunk<'a>) -> Option<usize> {
+        object(data, |key, rest| match key {
+            b"choices" => {
+                let (len, count) = array(rest, |choice| openai_choice(choice, chunk))?;
+                chunk.choices = count;
+                Some(len)
+            }
+            b"usage" | b"id" | b"model" | b"error" => {
+                let (raw, len) = value(rest)?;
+                let non_null = (raw != b"null").then_some(raw);
+                match key {
+                    b"usage" => chunk.usage = non_null,
+                    b"id" => chunk.id = non_null,
+                    b"model" => chunk.model = non_null,
+                    _ => chunk.error = non_null,
+                }
+                Some(len)
+            }
+            _ => skip(rest),
+        })
+    }
+
+    fn openai_choice<'a>(choice: &'a [u8], chunk: &mut OpenAiChunk<'a>) -> Option<usize> {
+        object(choice, |key, rest| match key {
+            b"finish_reason" => {
+                let (raw, len) = value(rest)?;
+                if raw.first() == Some(&b'"') {
+                    chunk.finish_reason = Some(raw);
+                }
+                Some(len)
+            }
+            b"delta" => object(rest, |key, rest| match key {
+                b"content" | b"refusal" | b"reasoning_content" => {
+                    let (raw, len) = value(rest)?;
+                    chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(raw));
+                    Some(len)
+                }
+                b"tool_calls" => array(rest, |call| {
+                    object(call, |key, rest| {
+                        if key != b"function" {
+                            return skip(rest);
+                        }
+                        object(rest, |key, rest| {
+                            let (raw, len) = value(rest)?;
+                            if matches!(key, b"name" | b"arguments") {
+                                chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(raw));
+                            }
+                            Some(len)
+                        })
+                    })
+                })
+                .map(|(len, _)| len),
+                _ => skip(rest),
+            }),
+            _ => skip(rest),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn usage(input: u64, w5: u64, w1h: u64, read: u64, output: u64) -> Usage {
+        Usage { input, cache_write_5m: w5, cache_write_1h: w1h, cache_read: read, output }
+    }
+
+    /// Feeds `stream` in the given pieces; returns the forwarded bytes and the outcome.
+    fn run(dialect: Dialect, hide: bool, pieces: &[&[u8]]) -> (Vec<u8>, MeterOutcome) {
+        let mut meter = Meter::new(dialect, hide);
+        let mut forwarded = Vec::new();
+        for piece in pieces {
+            forwarded.extend(meter.feed(piece));
+        }
+        forwarded.extend(meter.finish());
+        (forwarded, meter.outcome())
+    }
+
+    /// What a fixture must meter to, whatever its split.
+    struct Want {
+        complete: bool,
+        usage: Option<Usage>,
+        usage_is_final: bool,
+        stop_reason: Option<&'static str>,
+        error: Option<&'static str>,
+    }
+
+    /// Output bytes counted independently, by parsing every event with serde_json.
+    fn output_bytes_by_serde(dialect: Dialect, stream: &[u8]) -> u64 {
+        let text = std::str::from_utf8(stream).unwrap();
+        let mut total = 0;
+        for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+            let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+            let len = |v: &Value| v.as_str().map_or(0, |s| s.len() as u64);
+            match dialect {
+                Dialect::Anthropic if v["type"] == "content_block_delta" => {
+                    total += len(&v["delta"]["text"]) + len(&v["delta"]["partial_json"]) + len(&v["delta"]["thinking"]);
+                }
+                Dialect::OpenAi => {
+                    for choice in v["choices"].as_array().into_iter().flatten() {
+                        let delta = &choice["delta"];
+                        total += len(&delta["content"]) + len(&delta["refusal"]);
+                        for call in delta["tool_calls"].as_array().into_iter().flatten() {
+                            total += len(&call["function"]["name"]) + len(&call["function"]["arguments"]);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        total
+    }
+
+    #[track_caller]
+    fn check(stream: &[u8], dialect: Dialect, want: &Want, forwarded: &[u8], outcome: &MeterOutcome, how: &str) {
+        assert_eq!(forwarded, stream, "{how}: forwarded bytes differ from the input");
+        assert_eq!(outcome.complete, want.complete, "{how}: complete");
+        assert_eq!(outcome.usage, want.usage, "{how}: usage");
+        assert_eq!(outcome.usage_is_final, want.usage_is_final, "{how}: usage_is_final");
+        assert_eq!(outcome.stop_reason.as_deref(), want.stop_reason, "{how}: stop reason");
+        assert_eq!(outcome.upstream_error.as_deref(), want.error, "{how}: error");
+        assert_eq!(outcome.output_bytes, output_bytes_by_serde(dialect, stream), "{how}: output bytes");
+        assert_eq!(outcome.malformed_events, 0, "{how}: malformed");
+    }
+
+    /// Feeds a fixture whole, one byte at a time, and split in two at every byte offset.
+    #[track_caller]
+    fn case(path: &str, want: Want) {
+        let dialect = if path.starts_with("openai/") { Dialect::OpenAi } else { Dialect::Anthropic };
+        let stream = fixture(path);
+        let (forwarded, outcome) = run(dialect, false, &[&stream]);
+        check(&stream, dialect, &want, &forwarded, &outcome, &format!("{path} whole"));
+
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        let (forwarded, one_by_one) = run(dialect, false, &bytes);
+        check(&stream, dialect, &want, &forwarded, &one_by_one, &format!("{path} one byte at a time"));
+        assert_eq!(one_by_one, outcome, "{path}: one byte at a time");
+
+        for at in 0..=stream.len() {
+            let (head, tail) = stream.split_at(at);
+            let (forwarded, split) = run(dialect, false, &[head, tail]);
+            assert_eq!(forwarded, stream, "{path} split at {at}: forwarded bytes");
+            assert_eq!(split, outcome, "{path} split at {at}: outcome");
+        }
+    }
+
+    #[test]
+    fn anthropic_text_stream_takes_the_last_message_delta_usage() {
+        case("anthropic/stream-text.sse", Want {
+            complete: true,
+            usage: Some(usage(770, 0, 0, 0, 38)),
+            usage_is_final: true,
+            stop_reason: Some("end_turn"),
+            error: None,
+        });
+        let (_, outcome) = run(Dialect::Anthropic, false, &[&fixture("anthropic/stream-text.sse")]);
+        assert_eq!(outcome.message_id.as_deref(), Some("msg_016HxyUMAncysqX7dn1kWNRx"));
+        assert_eq!(outcome.model.as_deref(), Some("claude-haiku-4-5-20251001"));
+    }
+
+    #[test]
+    fn anthropic_older_deltas_keep_the_cache_read_from_message_start() {
+        case("anthropic/stream-text-cache-read.sse", Want {
+            complete: true,
+            usage: Some(usage(11, 0, 0, 1031, 100)),
+            usage_is_final: true,
+            stop_reason: Some("max_tokens"),
+            error: None,
+        });
+    }
+
+    #[test]
+    fn anthropic_tool_use_stream_is_metered() {
+        case("anthropic/stream-tool-use.sse", Want {
+            complete: true,
+            usage: Some(usage(377, 0, 0, 0, 65)),
+            usage_is_final: true,
+            stop_reason: Some("tool_use"),
+            error: None,
+        });
+    }
+
+    #[test]
+    fn anthropic_server_tool_stream_takes_the_grown_input() {
+        case("anthropic/stream-server-tool-use.sse", Want {
+            complete: true,
+            usage: Some(usage(1595, 0, 0, 0, 143)),
+            usage_is_final: true,
+            stop_reason: Some("tool_use"),
+            error: None,
+        });
+    }
+
+    #[test]
+    fn anthropic_streams_that_end_in_an_error_are_incomplete() {
+        for path in ["anthropic/stream-error.sse", "anthropic/stream-error-observed.sse"] {
+            case(path, Want {
+                complete: false,
+                usage: Some(usage(770, 0, 0, 0, 8)),
+                usage_is_final: false,
+                stop_reason: None,
+                error: Some("overloaded_error: Overloaded"),
+            });
+        }
+    }
+
+    #[test]
+    fn openai_text_stream_reads_the_usage_chunk() {
+        case("openai/stream-text.sse", Want {
+            complete: true,
+            usage: Some(usage(83, 0, 0, 0, 10)),
+            usage_is_final: true,
+            stop_reason: Some("stop"),
+            error: None,
+        });
+        let (_, outcome) = run(Dialect::OpenAi, false, &[&fixture("openai/stream-text.sse")]);
+        assert_eq!(outcome.message_id.as_deref(), Some("chatcmpl-BqmKYqwBD1AwIesOKSDmGws7VVbxp"));
+        assert_eq!(outcome.model.as_deref(), Some("gpt-4o-2024-08-06"));
+    }
+
+    #[test]
+    fn openai_cached_prompt_tokens_are_taken_out_of_the_input() {
+        case("openai/stream-text-cached.sse", Want {
+            complete: true,
+            usage: Some(usage(140, 0, 0, 1280, 100)),
+            usage_is_final: true,
+            stop_reason: Some("length"),
+            error: None,
+        });
+    }
+
+    #[test]
+    fn openai_tool_call_stream_counts_argument_bytes() {
+        case("openai/stream-tool-calls.sse", Want {
+            complete: true,
+            usage: Some(usage(58, 0, 0, 0, 15)),
+            usage_is_final: true,
+            stop_reason: Some("tool_calls"),
+            error: None,
+        });
+        let (_, outcome) = run(Dialect::OpenAi, false, &[&fixture("openai/stream-tool-calls.sse")]);
+        assert_eq!(outcome.output_bytes, ("calculate_square_tool".len() + r#"{"x":2}"#.len()) as u64);
+    }
+
+    #[test]
+    fn openai_stream_without_include_usage_has_no_usage() {
+        case("openai/stream-text-no-usage.sse", Want {
+            complete: true,
+            usage: None,
+            usage_is_final: false,
+            stop_reason: Some("stop"),
+            error: None,
+        });
+        let (_, outcome) = run(Dialect::OpenAi, false, &[&fixture("openai/stream-text-no-usage.sse")]);
+        assert_eq!(outcome.exact_usage(), None);
+        assert!(outcome.output_bytes > 0);
+    }
+
+    /// The fixture without its usage-only event (found by looking, in the test only).
+    fn without_usage_chunk(stream: &[u8]) -> Vec<u8> {
+        let text = std::str::from_utf8(stream).unwrap();
+        text.split_inclusive("\n\n").filter(|event| !event.contains(r#""choices":[]"#)).collect::<String>().into_bytes()
+    }
+
+    #[test]
+    fn the_usage_chunk_the_academy_added_is_metered_but_not_forwarded() {
+        for path in ["openai/stream-text.sse", "openai/stream-text-cached.sse", "openai/stream-tool-calls.sse"] {
+            let stream = fixture(path);
+            let want = without_usage_chunk(&stream);
+            assert!(want.len() < stream.len(), "{path}");
+            let (_, whole) = run(Dialect::OpenAi, false, &[&stream]);
+            for at in 0..=stream.len() {
+                let (head, tail) = stream.split_at(at);
+                let (forwarded, outcome) = run(Dialect::OpenAi, true, &[head, tail]);
+                assert_eq!(forwarded, want, "{path} split at {at}");
+                assert_eq!(outcome, whole, "{path} split at {at}");
+            }
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            assert_eq!(run(Dialect::OpenAi, true, &bytes).0, want, "{path} one byte at a time");
+        }
+    }
+
+    #[test]
+    fn hiding_applies_only_to_openai_usage_only_chunks() {
+        let stream = fixture("anthropic/stream-text.sse");
+        assert_eq!(run(Dialect::Anthropic, true, &[&stream]).0, stream);
+        let no_usage = fixture("openai/stream-text-no-usage.sse");
+        assert_eq!(run(Dialect::OpenAi, true, &[&no_usage]).0, no_usage);
+        // A chunk with choices *and* usage is the learner's content: forwarded.
+        let both = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n";
+        let (forwarded, outcome) = run(Dialect::OpenAi, true, &[both]);
+        assert_eq!(forwarded, both);
+        assert_eq!(outcome.usage, Some(usage(3, 0, 0, 0, 1)));
+    }
+
+    #[test]
+    fn crlf_framed_streams_meter_and_forward_the_same() {
+        for (path, dialect) in [("anthropic/stream-text.sse", Dialect::Anthropic), ("openai/stream-tool-calls.sse", Dialect::OpenAi)] {
+            let lf = fixture(path);
+            let crlf = String::from_utf8(lf.clone()).unwrap().replace('\n', "\r\n").into_bytes();
+            let (_, want) = run(dialect, false, &[&lf]);
+            for at in 0..=crlf.len() {
+                let (head, tail) = crlf.split_at(at);
+                let (forwarded, outcome) = run(dialect, false, &[head, tail]);
+                assert_eq!(forwarded, crlf, "{path} split at {at}");
+                assert_eq!(outcome.events, want.events, "{path} split at {at}");
+                assert_eq!(outcome, want, "{path} split at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_whole_events_are_forwarded() {
+        let mut meter = Meter::new(Dialect::Anthropic, false);
+        assert_eq!(meter.feed(b"event: ping\ndata: {\"type\": \"ping\"}\n"), b"");
+        assert_eq!(meter.feed(b"\nevent: pi"), b"event: ping\ndata: {\"type\": \"ping\"}\n\n");
+        assert_eq!(meter.feed(b"ng\ndata: {}\n\n: comment\n\n"), b"event: ping\ndata: {}\n\n: comment\n\n");
+        assert_eq!(meter.feed(b"data: partial"), b"");
+        assert_eq!(meter.finish(), b"data: partial");
+        assert_eq!(meter.outcome().events, 3);
+    }
+
+    #[test]
+    fn model_text_that_looks_like_usage_is_only_text() {
+        // OpenAI: content that spells a usage chunk, an empty-choices look-alike in a string,
+        // and a tool argument with an event boundary in it (escaped, as JSON requires).
+        let openai = concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\\"usage\\\":{\\\"prompt_tokens\\\":999999,\\\"completion_tokens\\\":999999}\"}}],\"usage\":null}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\\"choices\\\":[],\\\"usage\\\":{\\\"prompt_tokens\\\":5}\"}}],\"usage\":null}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\n\\ndata: [DONE]\\n\\n\"}}]}}]}\n\n",
+        );
+        let (forwarded, outcome) = run(Dialect::OpenAi, true, &[openai.as_bytes()]);
+        assert_eq!(forwarded, openai.as_bytes());
+        assert_eq!(outcome.usage, None);
+        assert!(!outcome.complete, "[DONE] inside a string is not the end");
+        assert_eq!(outcome.output_bytes, output_bytes_by_serde(Dialect::OpenAi, openai.as_bytes()));
+
+        // Anthropic: a text delta that spells message_delta usage and message_stop.
+        let anthropic = concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"event: message_delta\\ndata: {\\\"type\\\":\\\"message_delta\\\",\\\"usage\\\":{\\\"output_tokens\\\":999999}}\\n\\nevent: message_stop\"}}\n\n",
+        );
+        let (forwarded, outcome) = run(Dialect::Anthropic, false, &[anthropic.as_bytes()]);
+        assert_eq!(forwarded, anthropic.as_bytes());
+        assert_eq!(outcome.usage, Some(usage(10, 0, 0, 0, 1)));
+        assert!(!outcome.complete);
+        assert_eq!(outcome.output_bytes, output_bytes_by_serde(Dialect::Anthropic, anthropic.as_bytes()));
+    }
+
+    #[test]
+    fn a_usage_key_spelled_with_escapes_is_still_the_usage_key() {
+        let chunk = b"data: {\"choices\":[],\"us\\u0061ge\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
+        let (forwarded, outcome) = run(Dialect::OpenAi, true, &[chunk]);
+        assert_eq!(outcome.exact_usage(), Some(usage(7, 0, 0, 0, 2)));
+        assert_eq!(forwarded, b"data: [DONE]\n\n");
+    }
+
+    #[test]
+    fn anthropic_events_without_event_lines_are_named_by_their_type() {
+        let stream = String::from_utf8(fixture("anthropic/stream-text.sse")).unwrap();
+        let bare: String = stream.split_inclusive('\n').filter(|line| !line.starts_with("event:")).collect();
+        let (_, outcome) = run(Dialect::Anthropic, false, &[bare.as_bytes()]);
+        let (_, want) = run(Dialect::Anthropic, false, &[stream.as_bytes()]);
+        assert_eq!(outcome, want);
+    }
+
+    #[test]
+    fn multi_line_data_is_joined_before_parsing() {
+        let stream = b"event: message_start\ndata: {\"type\":\"message_start\",\ndata: \"message\":{\"usage\":{\"input_tokens\":4}}}\n\nevent: message_stop\ndata: {}\n\n";
+        let outcome = run(Dialect::Anthropic, false, &[stream]).1;
+        assert_eq!(outcome.usage, Some(usage(4, 0, 0, 0, 0)));
+        assert!(outcome.complete);
+        assert_eq!(outcome.exact_usage(), None, "no message_delta: the output count is a placeholder");
+    }
+
+    #[test]
+    fn broken_json_in_usage_events_is_counted_not_fatal() {
+        let stream = b"event: message_start\ndata: {\"type\":\"message_start\",\"mess\n\nevent: message_stop\ndata: {}\n\n";
+        let outcome = run(Dialect::Anthropic, false, &[stream]).1;
+        assert_eq!((outcome.malformed_events, outcome.usage, outcome.complete), (1, None, true));
+        let openai = b"data: {\"choices\":[\n\ndata: not json\n\n";
+        let outcome = run(Dialect::OpenAi, false, &[openai]).1;
+        assert_eq!(outcome.malformed_events, 2);
+    }
+
+    #[test]
+    fn openai_errors_inside_a_stream_are_recorded() {
+        let stream = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+        let outcome = run(Dialect::OpenAi, false, &[stream]).1;
+        assert_eq!(outcome.upstream_error.as_deref(), Some("server_error: The server had an error"));
+        assert!(!outcome.complete);
+    }
+
+    #[test]
+    fn an_oversized_event_is_forwarded_unread_and_counted_as_output() {
+        let mut meter = Meter::new(Dialect::Anthropic, false);
+        let mut forwarded = Vec::new();
+        let big = vec![b'x'; MAX_EVENT_BYTES + 10];
+        forwarded.extend(meter.feed(b"data: "));
+        forwarded.extend(meter.feed(&big));
+        assert!(forwarded.len() >= MAX_EVENT_BYTES, "the big event is not held back");
+        let stream = fixture("anthropic/stream-text.sse");
+        forwarded.extend(meter.feed(b"\n"));
+        forwarded.extend(meter.feed(b"\n"));
+        forwarded.extend(meter.feed(&stream));
+        forwarded.extend(meter.finish());
+        let mut want = b"data: ".to_vec();
+        want.extend(&big);
+        want.extend(b"\n\n");
+        want.extend(&stream);
+        assert_eq!(forwarded, want);
+        let outcome = meter.outcome();
+        assert_eq!(outcome.oversized_events, 1);
+        assert_eq!(outcome.exact_usage(), Some(usage(770, 0, 0, 0, 38)), "later events are still metered");
+        assert!(outcome.output_bytes > MAX_EVENT_BYTES as u64);
+    }
+
+    #[test]
+    fn a_stream_cut_mid_event_forwards_the_rest_unmetered() {
+        let stream = fixture("anthropic/stream-text.sse");
+        let cut = stream.len() - 20; // inside the final message_stop event
+        let mut meter = Meter::new(Dialect::Anthropic, false);
+        let mut forwarded = meter.feed(&stream[..cut]);
+        forwarded.extend(meter.finish());
+        assert_eq!(forwarded, &stream[..cut]);
+        let outcome = meter.outcome();
+        assert!(!outcome.complete);
+        assert_eq!(outcome.usage, Some(usage(770, 0, 0, 0, 38)));
+        assert_eq!(outcome.exact_usage(), None);
+    }
+
+    #[track_caller]
+    fn estimate_case(path: &str, bound: u64, max_tokens: u64, want: Usage) {
+        let dialect = if path.starts_with("openai/") { Dialect::OpenAi } else { Dialect::Anthropic };
+        let mut meter = Meter::new(dialect, false);
+        meter.feed(&fixture(path));
+        assert_eq!(meter.estimate(bound, max_tokens), want, "{path}");
+        assert_eq!(meter.outcome().estimate(bound, max_tokens), want, "{path}");
+    }
+
+    #[test]
+    fn estimates_take_message_start_input_and_the_larger_output_capped_at_max_tokens() {
+        // stream-error.sse: input 770 from message_start; 46 bytes of text beat the placeholder 8.
+        let text_bytes = output_bytes_by_serde(Dialect::Anthropic, &fixture("anthropic/stream-error.sse"));
+        assert_eq!(text_bytes, 46);
+        estimate_case("anthropic/stream-error.sse", 5000, 1000, usage(770, 0, 0, 0, 46));
+        estimate_case("anthropic/stream-error.sse", 5000, 20, usage(770, 0, 0, 0, 20));
+        // No usage at all: the reserved input bound, and the output bytes.
+        let bytes = output_bytes_by_serde(Dialect::OpenAi, &fixture("openai/stream-text-no-usage.sse"));
+        estimate_case("openai/stream-text-no-usage.sse", 5000, 1000, usage(5000, 0, 0, 0, bytes));
+        estimate_case("openai/stream-text-no-usage.sse", 5000, 3, usage(5000, 0, 0, 0, 3));
+        // A complete stream's reported usage, with the output never below the bytes seen.
+        let bytes = output_bytes_by_serde(Dialect::Anthropic, &fixture("anthropic/stream-text-cache-read.sse"));
+        assert!(bytes > 100);
+        estimate_case("anthropic/stream-text-cache-read.sse", 5000, 1000, usage(11, 0, 0, 1031, bytes));
+        // Reported output above the byte count wins.
+        let mut meter = Meter::new(Dialect::Anthropic, false);
+        meter.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9,\"cache_read_input_tokens\":4,\"output_tokens\":8}}}\n\n");
+        assert_eq!(meter.estimate(5000, 1000), usage(9, 0, 0, 4, 8));
+    }
+
+    #[test]
+    fn decoded_lengths_follow_json_escapes() {
+        for text in ["plain", "68°F", "a\nb\t\"q\"\\", "é", "€", "😀 emoji", "\u{1}", ""] {
+            let raw = serde_json::to_vec(&text).unwrap();
+            assert_eq!(skim::decoded_len(&raw), text.len() as u64, "{text:?}");
+            let ascii_escaped = serde_json::to_string(&text).unwrap().chars().map(|c| {
+                if c.is_ascii() { c.to_string() } else {
+                    let mut buf = [0u16; 2];
+                    c.encode_utf16(&mut buf).iter().map(|u| format!("\\u{u:04x}")).collect()
+                }
+            }).collect::<String>();
+            assert_eq!(skim::decoded_len(ascii_escaped.as_bytes()), text.len() as u64, "{ascii_escaped}");
+        }
+        assert_eq!(skim::decoded_len(b"null"), 0);
+    }
+
+    #[test]
+    fn find_either_finds_the_first_match_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut hay = vec![b'a'; len];
+                hay[at] = b'"';
+                if at + 3 < len {
+                    hay[at + 3] = b'\\';
+                }
+                assert_eq!(find_either(&hay, b'"', b'\\'), Some(at));
+                assert_eq!(find_byte(&hay, b'\\'), if at + 3 < len { Some(at + 3) } else { None });
+            }
+            assert_eq!(find_byte(&vec![0x80; len], 0x00), None);
+        }
+    }
+}

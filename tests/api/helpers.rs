@@ -212,6 +212,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let instance = tokio::task::spawn_blocking(move || instance(setup)).await.unwrap();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();

@@ -4,4 +4,5 @@
 mod helpers;
 mod stub;
 
+mod course;
 mod health;
