@@ -64,6 +64,9 @@ pub fn render(body: &str, first_line: usize) -> Rendered {
         summary: String::new(),
     };
     let mut used = std::collections::HashMap::<String, usize>::new();
+    // Events to render in one pass at the end (the HTML writer keeps table state across
+    // events); our own markup enters as `Event::Html`, after the source's raw HTML was escaped.
+    let mut emit: Vec<Event> = Vec::new();
     let mut i = 0;
     let mut in_first_paragraph = false;
     let mut seen_paragraph = false;
@@ -104,9 +107,9 @@ pub fn render(body: &str, first_line: usize) -> Rendered {
                 let anchor = if *count == 1 { base } else { format!("{base}-{count}") };
                 let mut inner_html = String::new();
                 html::push_html(&mut inner_html, inner.into_iter());
-                out.html.push_str(&format!(
+                emit.push(Event::Html(CowStr::from(format!(
                     "<h{n} id=\"{anchor}\">{inner_html}<a class=\"anchor\" href=\"#{anchor}\" aria-label=\"Link to this section\">#</a></h{n}>\n"
-                ));
+                ))));
                 if n <= 3 {
                     out.toc.push(TocEntry { level: n, anchor: anchor.clone(), text: text.clone() });
                 }
@@ -133,7 +136,7 @@ pub fn render(body: &str, first_line: usize) -> Rendered {
                     i += 1;
                 }
                 let class = if language.is_empty() { "language-text".to_string() } else { format!("language-{}", escape(&language)) };
-                out.html.push_str(&format!("<pre><code class=\"{class}\">{}</code></pre>\n", highlight(&code, &language)));
+                emit.push(Event::Html(CowStr::from(format!("<pre><code class=\"{class}\">{}</code></pre>\n", highlight(&code, &language)))));
                 if let Some(s) = out.sections.last_mut() {
                     s.text.push_str(&code);
                     s.text.push(' ');
@@ -147,19 +150,19 @@ pub fn render(body: &str, first_line: usize) -> Rendered {
                     out.errors.push((line_of(range.start), format!("link `{target}`: only http(s), mailto, site paths and #anchors are allowed")));
                 }
                 out.links.push(Link { line: line_of(range.start), target });
-                html::push_html(&mut out.html, std::iter::once(event.clone()));
+                emit.push(event.clone());
             }
             Event::Start(Tag::Paragraph) if !seen_paragraph => {
                 in_first_paragraph = true;
                 seen_paragraph = true;
-                html::push_html(&mut out.html, std::iter::once(event.clone()));
+                emit.push(event.clone());
             }
             Event::End(TagEnd::Paragraph) => {
                 if let Some(s) = out.sections.last_mut() {
                     s.text.push(' ');
                 }
                 in_first_paragraph = false;
-                html::push_html(&mut out.html, std::iter::once(event.clone()));
+                emit.push(event.clone());
             }
             e => {
                 if let Event::Text(t) | Event::Code(t) = e {
@@ -177,11 +180,12 @@ pub fn render(body: &str, first_line: usize) -> Rendered {
                         out.summary.push(' ');
                     }
                 }
-                html::push_html(&mut out.html, std::iter::once(sanitize(e.clone())));
+                emit.push(sanitize(e.clone()));
             }
         }
         i += 1;
     }
+    html::push_html(&mut out.html, emit.into_iter());
     out
 }
 

@@ -63,6 +63,8 @@ fn time(dialect: Dialect, hide: bool, corpus: &[u8]) -> (f64, usize) {
 }
 
 fn main() {
+    // An optional argument picks the rows whose name contains it (e.g. `anthropic`).
+    let only = std::env::args().nth(1).unwrap_or_default();
     println!("SSE meter, {CHUNK}-byte chunks, best of {ROUNDS}");
     println!("{:<28} {:>10} {:>10} {:>10}", "stream", "MB", "ms", "MB/s");
     let mut total_bytes = 0.0;
@@ -72,6 +74,9 @@ fn main() {
         ("openai fixtures", Dialect::OpenAi, false, &OPENAI[..]),
         ("openai, hiding usage chunk", Dialect::OpenAi, true, &OPENAI[..]),
     ] {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         let data = corpus(files);
         let (secs, forwarded) = time(dialect, hide, &data);
         assert!(forwarded <= data.len());

@@ -43,6 +43,9 @@ rows=(
   "static asset (floor)|$css|8"
   "/healthz (D1 + R2)|/healthz|8"
   "404 page|/no-such-page|8"
+  "lesson page|/lessons/model-api|8"
+  "search page|/search?q=agentic+loop+tools|8"
+  "search JSON|/api/search?q=prompt+injection|8"
 )
 [ -n "${BENCH_EXTRA_ROWS:-}" ] && IFS=';' read -r -a extra <<<"$BENCH_EXTRA_ROWS" && rows+=("${extra[@]}")
 

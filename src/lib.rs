@@ -7,13 +7,19 @@
 pub mod course;
 pub mod gateway;
 pub mod http;
+pub mod ids;
+pub mod learners;
 pub mod routes;
 pub mod views;
 
 #[cfg(target_arch = "wasm32")]
 mod env;
 #[cfg(target_arch = "wasm32")]
+mod d1;
+#[cfg(target_arch = "wasm32")]
 mod health;
+#[cfg(target_arch = "wasm32")]
+mod platform;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
@@ -48,19 +54,42 @@ mod entry {
         env: &Env,
         _ctx: &Context,
     ) -> std::result::Result<Response, http::ApiError> {
+        use crate::learners::routes as me;
         let config = Config::from_env(env);
-        let viewer = Viewer::default();
+        let learner = || me::Ctx::new(env, &config);
         match route {
             Route::Health => health::check(env, &config).await,
             Route::Static(name) => http::respond::asset(&req, &name),
-            Route::Home => course::routes::home(&req, &viewer),
-            Route::Roadmap => course::routes::roadmap(&req, &viewer),
-            Route::Lesson(id) => course::routes::lesson_page(&req, &viewer, &id),
-            Route::LessonQuiz(id) => course::routes::quiz_form(req, &id).await,
+            Route::Home => course::routes::home(&req, &me::viewer(&req, env, &config).await),
+            Route::Roadmap => course::routes::roadmap(&req, &Viewer::default()),
+            Route::Lesson(id) => course::routes::lesson_page(&req, &me::viewer(&req, env, &config).await, &id),
+            Route::LessonQuiz(id) => me::quiz_form(req, &learner()?, &id).await,
             Route::Search => course::routes::search_page(&req),
             Route::ApiLessons => course::routes::api_lessons(&req),
             Route::ApiLesson(id) => course::routes::api_lesson(&req, &id),
             Route::ApiSearch => course::routes::api_search(&req),
+            Route::SigninPage => me::signin_page(&req, &learner()?).await,
+            Route::SigninForm => me::signin_form(req, &learner()?).await,
+            Route::SignoutForm => me::signout_form(&req, &learner()?),
+            Route::EnrollForm => me::enroll_form(req, &learner()?).await,
+            Route::MePage => me::me_page(&req, &learner()?).await,
+            Route::MeRotateForm => me::me_rotate_form(&req, &learner()?).await,
+            Route::MeDeleteForm => me::me_delete_form(req, &learner()?).await,
+            Route::ApiEnroll => me::enroll_api(req, &learner()?).await,
+            Route::ApiSessionCreate => me::session_create(req, &learner()?).await,
+            Route::ApiSessionDelete => me::session_delete(&learner()?),
+            Route::ApiMe => me::me(&req, &learner()?).await,
+            Route::ApiMeDelete => me::me_delete(&req, &learner()?).await,
+            Route::ApiProgress => me::progress_get(&req, &learner()?).await,
+            Route::ApiProgressPut(id) => me::progress_put(req, &learner()?, &id).await,
+            Route::ApiQuiz(id) => me::quiz_post(req, &learner()?, &id).await,
+            Route::ApiKeys => me::keys_get(&req, &learner()?).await,
+            Route::ApiKeysCreate => me::keys_post(&req, &learner()?).await,
+            Route::ApiKeyDelete(id) => me::key_delete(&req, &learner()?, &id).await,
+            Route::ApiKeysRotate => me::keys_rotate(req, &learner()?).await,
+            Route::ApiExport => me::export(&req, &learner()?).await,
+            Route::AdminLearner(id) => me::admin_learner(req, &learner()?, &id).await,
+            Route::AdminInvites => me::admin_invite(req, &learner()?).await,
         }
     }
 }

@@ -105,6 +105,13 @@ mod tests {
     }
 
     #[test]
+    fn tables_render_body_cells_as_td() {
+        // See: rendering event by event reset the writer's table state and made every cell a <th>.
+        let with_table = LESSONS.iter().find(|l| l.html.contains("<table>")).unwrap();
+        assert!(with_table.html.contains("<td>"), "{}", with_table.id);
+    }
+
+    #[test]
     fn neighbours_follow_course_order() {
         let first = LESSONS.first().unwrap();
         let (prev, next) = neighbours(first.id);

@@ -57,6 +57,15 @@ pub fn home(viewer: &Viewer) -> String {
                 "AI Architect Academy teaches engineers who already ship software to build production systems on top of existing models: agents, evals, cost, retrieval and the trust boundary. "
                 "Every lesson ends in a lab you run against the academy's own metered model gateway, with your own key."
             }
+            @if viewer.signed_in {
+                p { a.button href="/me" { "My progress" } }
+            } @else {
+                details.enroll-box {
+                    summary { "Enroll: get your academy key" }
+                    (crate::learners::pages::enroll_form())
+                    p.muted { "Already enrolled? " a href="/signin" { "Sign in with your key" } "." }
+                }
+            }
             p { a href="/roadmap" { "Read the roadmap" } " — what transfers from your experience, what is new, and how long it takes. "
                 (LESSONS.len()) " lessons, about " (total / 60) " hours." }
             ol.steps {
@@ -150,14 +159,17 @@ fn quiz_form(l: &Lesson) -> Markup {
     }
 }
 
-pub fn graded(l: &Lesson, g: &Graded, stored: bool) -> String {
+pub fn graded(l: &Lesson, g: &Graded, best: Option<i64>) -> String {
     page(
         &format!("Quiz: {}", l.title),
         "Your graded quiz.",
         html! {
             p.meta { a href={ "/lessons/" (l.id) } { "← " (l.title) } }
             h1 { "Your score: " (g.score) " of " (g.total) }
-            @if !stored { p.muted { "Sign in to keep your attempts and your best score." } }
+            @match best {
+                Some(b) => p #best { "Your best score on this quiz: " (b) " of " (g.total) "." },
+                None => p.muted { a href="/signin" { "Sign in" } " to keep your attempts and your best score." },
+            }
             @for (n, (r, q)) in g.results.iter().zip(l.quiz).enumerate() {
                 section.quiz {
                     h2 { (n + 1) ". " (q.question) }

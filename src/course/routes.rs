@@ -3,10 +3,9 @@
 
 use super::catalogue::{self, Lesson, CATALOGUE_ETAG, LESSONS, ROADMAP};
 use super::pages::{self, Viewer};
-use super::{quiz, search};
-use crate::http::{body, headers, respond, ApiError};
+use super::search;
+use crate::http::{headers, respond, ApiError};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use worker::{Request, Response};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -97,16 +96,3 @@ pub fn api_lesson(req: &Request, id: &str) -> Result<Response> {
     respond::cached(req, "application/json", &body.to_string(), &format!("\"{}-j\"", l.etag.trim_matches('"')), headers::PUBLIC_PAGE)
 }
 
-/// `POST /lessons/{id}/quiz` from the lesson page's form: graded and shown. (Signed-in
-/// learners' attempts are stored by the learners capability.)
-pub async fn quiz_form(mut req: Request, id: &str) -> Result<Response> {
-    let l = known(id)?;
-    crate::http::csrf::require_same_origin(&req)?;
-    let raw = body::read(&mut req, body::FORM_LIMIT).await?;
-    let answers: BTreeMap<String, String> = form_urlencoded::parse(&raw).into_owned().collect();
-    let graded = quiz::grade(l, &answers).map_err(|e| ApiError::bad_request("invalid_answers", e.to_string()))?;
-    let mut r = Response::ok(pages::graded(l, &graded, false)).map_err(respond::internal)?;
-    respond::set(r.headers_mut(), "content-type", "text/html; charset=utf-8")?;
-    respond::set(r.headers_mut(), "cache-control", headers::PRIVATE)?;
-    Ok(r)
-}

@@ -26,9 +26,11 @@
 
 use std::borrow::Cow;
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::usage::Usage;
+use super::usage::{lenient_object, AnthropicCounts, OpenAiCounts, Usage};
 use super::Dialect;
 
 /// The largest partial event buffered while waiting for its blank line. A longer one (no
@@ -92,13 +94,31 @@ fn estimate(usage: Option<Usage>, output_bytes: u64, reserved_input_bound: u64, 
 pub struct Meter {
     dialect: Dialect,
     hide_usage_chunk: bool,
-    /// A partial event waiting for its blank line.
+    /// The partial event waiting for its blank line, from its first byte.
     pending: Vec<u8>,
-    /// Where in `pending` the search for a blank line resumes.
-    scan_from: usize,
-    /// The rest of an oversized event is being forwarded unread.
-    skipping: bool,
+    /// The lines read so far of the event being framed.
+    lines: EventLines,
     state: State,
+}
+
+/// What the framer has read of the event in progress. Offsets count from the event's first
+/// byte, so they stay valid when a partial event moves into `Meter::pending`.
+#[derive(Debug, Clone, Copy, Default)]
+struct EventLines {
+    /// Where the line being read starts.
+    line_start: usize,
+    /// The value of the last `event:` field.
+    name: Option<(usize, usize)>,
+    /// The value of the first `data:` field.
+    data: Option<(usize, usize)>,
+    /// More than one `data:` line: they are joined with `\n` at dispatch.
+    more_data: bool,
+    /// A line other than a blank one was seen.
+    any: bool,
+    /// The event outgrew `MAX_EVENT_BYTES` and is forwarded unread.
+    skipping: bool,
+    /// The part of the current line forwarded early (oversized event) was not empty.
+    line_has_content: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -116,6 +136,33 @@ struct State {
     oversized_events: u64,
 }
 
+/// The parts of Anthropic's `message_start` the meter reads (the rest is skipped unparsed).
+#[derive(Deserialize)]
+struct MessageStart {
+    message: Option<StartedMessage>,
+}
+
+#[derive(Deserialize)]
+struct StartedMessage {
+    id: Option<String>,
+    model: Option<String>,
+    #[serde(default, deserialize_with = "lenient_object")]
+    usage: Option<AnthropicCounts>,
+}
+
+/// The parts of Anthropic's `message_delta` the meter reads.
+#[derive(Deserialize)]
+struct MessageDelta {
+    delta: Option<StopDelta>,
+    #[serde(default, deserialize_with = "lenient_object")]
+    usage: Option<AnthropicCounts>,
+}
+
+#[derive(Deserialize)]
+struct StopDelta {
+    stop_reason: Option<String>,
+}
+
 impl Meter {
     /// A meter for a stream of `dialect`. `hide_usage_chunk`: drop OpenAI's usage-only chunk
     /// (the academy asked for it; the learner did not). Ignored for Anthropic.
@@ -124,8 +171,7 @@ impl Meter {
             dialect,
             hide_usage_chunk: hide_usage_chunk && dialect == Dialect::OpenAi,
             pending: Vec::new(),
-            scan_from: 0,
-            skipping: false,
+            lines: EventLines::default(),
             state: State::default(),
         }
     }
@@ -139,29 +185,44 @@ impl Meter {
 
     /// `feed`, appending to a buffer the caller reuses.
     pub fn feed_into(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        if self.pending.is_empty() {
-            // Fast path: frame the chunk in place, keep only its partial tail.
-            let (consumed, resume) = self.frame(chunk, self.scan_from, out);
-            self.pending.extend_from_slice(chunk.get(consumed..).unwrap_or_default());
-            self.scan_from = resume.saturating_sub(consumed);
-        } else {
+        let mut rest = chunk;
+        if !self.pending.is_empty() {
+            // Complete the pending event line by line, copying only what it needs.
             let mut pending = std::mem::take(&mut self.pending);
-            pending.extend_from_slice(chunk);
-            let (consumed, resume) = self.frame(&pending, self.scan_from, out);
-            pending.drain(..consumed.min(pending.len()));
+            let completed = loop {
+                let Some((line_end, after)) = find_byte(rest, b'\n').and_then(|i| rest.split_at_checked(i.saturating_add(1)))
+                else {
+                    pending.extend_from_slice(rest);
+                    break false;
+                };
+                pending.extend_from_slice(line_end);
+                rest = after;
+                if self.on_line(&pending, pending.len().saturating_sub(1)) {
+                    break true;
+                }
+            };
+            if completed {
+                if !self.dispatch(&pending) {
+                    out.extend_from_slice(&pending);
+                }
+                pending.clear();
+            }
             self.pending = pending;
-            self.scan_from = resume.saturating_sub(consumed);
+            if !completed {
+                self.limit_pending(out);
+                return;
+            }
         }
-        if self.pending.len() > MAX_EVENT_BYTES {
-            self.forward_oversized(out);
-        }
+        // The common case: frame the chunk in place and keep only its partial tail.
+        let consumed = self.frame(rest, out);
+        self.pending.extend_from_slice(rest.get(consumed..).unwrap_or_default());
+        self.limit_pending(out);
     }
 
     /// Ends the stream: returns whatever partial event remains, verbatim. It is not metered:
     /// an event without its blank line is never dispatched by SSE clients either.
     pub fn finish(&mut self) -> Vec<u8> {
-        self.skipping = false;
-        self.scan_from = 0;
+        self.lines = EventLines::default();
         std::mem::take(&mut self.pending)
     }
 
@@ -188,87 +249,87 @@ impl Meter {
         estimate(self.state.usage, self.state.output_bytes, reserved_input_bound, max_tokens)
     }
 
-    /// Frames the whole events of `buf`, searching for blank lines from `scan`; appends the
-    /// bytes to forward to `out`. Returns how many bytes were consumed and where the search
-    /// resumes.
-    fn frame(&mut self, buf: &[u8], mut scan: usize, out: &mut Vec<u8>) -> (usize, usize) {
-        let mut start = 0;
-        // Forwarded bytes are copied in runs: a hidden event ends one.
+    /// Frames the whole events of `buf`, whose first byte starts an event (or continues one
+    /// being skipped), and appends the bytes to forward to `out`. Returns the bytes consumed:
+    /// the rest is a partial event.
+    fn frame(&mut self, buf: &[u8], out: &mut Vec<u8>) -> usize {
+        let mut event_start = 0;
+        let mut scan = 0;
+        // Forwarded bytes are copied in runs; a hidden event ends one.
         let mut run_start = 0;
-        loop {
-            match event_end(buf, scan) {
-                Ok(end) => {
-                    let event = buf.get(start..end).unwrap_or_default();
-                    let hide = if self.skipping {
-                        self.skipping = false;
-                        self.state.output_bytes = self.state.output_bytes.saturating_add(event.len() as u64);
-                        false
-                    } else {
-                        self.on_event(event)
-                    };
-                    if hide {
-                        out.extend_from_slice(buf.get(run_start..start).unwrap_or_default());
-                        run_start = end;
-                    }
-                    start = end;
-                    scan = end;
+        while let Some(found) = buf.get(scan..).and_then(|rest| find_byte(rest, b'\n')) {
+            let newline = scan.saturating_add(found);
+            scan = newline.saturating_add(1);
+            let event = buf.get(event_start..).unwrap_or_default();
+            if self.on_line(event, newline.saturating_sub(event_start)) {
+                if self.dispatch(buf.get(event_start..scan).unwrap_or_default()) {
+                    out.extend_from_slice(buf.get(run_start..event_start).unwrap_or_default());
+                    run_start = scan;
                 }
-                Err(resume) => {
-                    out.extend_from_slice(buf.get(run_start..start).unwrap_or_default());
-                    return (start, resume);
-                }
+                event_start = scan;
             }
         }
+        out.extend_from_slice(buf.get(run_start..event_start).unwrap_or_default());
+        event_start
     }
 
-    /// Forwards an over-long partial event unread, keeping its last two bytes so a blank
-    /// line that straddles the next chunk is still found.
-    fn forward_oversized(&mut self, out: &mut Vec<u8>) {
-        let keep_from = self.pending.len().saturating_sub(2);
-        out.extend_from_slice(self.pending.get(..keep_from).unwrap_or_default());
-        self.pending.drain(..keep_from);
-        self.scan_from = 0;
-        if !self.skipping {
-            self.state.oversized_events = self.state.oversized_events.saturating_add(1);
+    /// Reads the line of `event` that ends at the `\n` at `newline`; returns whether it is the
+    /// blank line that ends the event.
+    #[inline]
+    fn on_line(&mut self, event: &[u8], newline: usize) -> bool {
+        let start = self.lines.line_start;
+        self.lines.line_start = newline.saturating_add(1);
+        let had_content = std::mem::take(&mut self.lines.line_has_content);
+        let mut line = event.get(start..newline).unwrap_or_default();
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
         }
-        self.skipping = true;
-        self.state.output_bytes = self.state.output_bytes.saturating_add(keep_from as u64);
+        if line.is_empty() {
+            return !had_content;
+        }
+        self.lines.any = true;
+        if self.lines.skipping {
+            return false;
+        }
+        // The value of a field starts after its colon and one optional space.
+        let value = |field_len: usize| {
+            let from = start.saturating_add(field_len);
+            let from = if line.get(field_len) == Some(&b' ') { from.saturating_add(1) } else { from };
+            Some((from, start.saturating_add(line.len()).max(from)))
+        };
+        // Slice patterns, not `starts_with`: no call into memcmp per line.
+        if let [b'd', b'a', b't', b'a', b':', ..] | [b'd', b'a', b't', b'a'] = line {
+            if self.lines.data.is_some() {
+                self.lines.more_data = true;
+            } else {
+                self.lines.data = value(5);
+            }
+        } else if let [b'e', b'v', b'e', b'n', b't', b':', ..] = line {
+            self.lines.name = value(6);
+        }
+        false
     }
 
-    /// Meters one whole event; returns whether to hide it from the client.
-    fn on_event(&mut self, event: &[u8]) -> bool {
+    /// Meters one whole event (the lines read are in `self.lines`); returns whether to hide
+    /// it from the client.
+    fn dispatch(&mut self, event: &[u8]) -> bool {
+        let lines = std::mem::take(&mut self.lines);
+        if lines.skipping {
+            self.state.output_bytes = self.state.output_bytes.saturating_add(event.len() as u64);
+            return false;
+        }
+        if !lines.any {
+            return false; // blank lines alone
+        }
         self.state.events = self.state.events.saturating_add(1);
-        let mut name: &[u8] = b"";
-        let mut data: Option<Cow<'_, [u8]>> = None;
-        for line in Lines(event) {
-            if line.is_empty() || line.first() == Some(&b':') {
-                continue; // a blank line or a comment
-            }
-            let (field, value) = match line.iter().position(|&b| b == b':') {
-                Some(colon) => {
-                    let value = line.get(colon.saturating_add(1)..).unwrap_or_default();
-                    (line.get(..colon).unwrap_or_default(), value.strip_prefix(b" ").unwrap_or(value))
-                }
-                None => (line, &b""[..]),
-            };
-            match field {
-                b"event" => name = value,
-                b"data" => {
-                    data = Some(match data {
-                        None => Cow::Borrowed(value),
-                        Some(previous) => {
-                            let mut joined = previous.into_owned();
-                            joined.push(b'\n');
-                            joined.extend_from_slice(value);
-                            Cow::Owned(joined)
-                        }
-                    })
-                }
-                _ => {}
-            }
-        }
-        // An event without data is not dispatched (SSE).
-        let Some(data) = data else { return false };
+        let name = lines.name.and_then(|(from, to)| event.get(from..to)).unwrap_or_default();
+        let data = if lines.more_data {
+            Cow::Owned(joined_data(event))
+        } else {
+            // An event without data is not dispatched (SSE).
+            let Some(data) = lines.data.and_then(|(from, to)| event.get(from..to)) else { return false };
+            Cow::Borrowed(data)
+        };
         match self.dialect {
             Dialect::Anthropic => {
                 self.on_anthropic(name, &data);
@@ -276,6 +337,24 @@ impl Meter {
             }
             Dialect::OpenAi => self.on_openai(name, &data),
         }
+    }
+
+    /// Forwards a partial event that outgrew `MAX_EVENT_BYTES` unread, counting its bytes as
+    /// output; the rest of it follows unread too.
+    fn limit_pending(&mut self, out: &mut Vec<u8>) {
+        if self.pending.len() <= MAX_EVENT_BYTES {
+            return;
+        }
+        let partial_line = self.pending.get(self.lines.line_start..).unwrap_or_default();
+        self.lines.line_has_content = !(partial_line.is_empty() || partial_line == b"\r");
+        self.lines.line_start = 0;
+        if !self.lines.skipping {
+            self.lines.skipping = true;
+            self.state.oversized_events = self.state.oversized_events.saturating_add(1);
+        }
+        self.state.output_bytes = self.state.output_bytes.saturating_add(self.pending.len() as u64);
+        out.extend_from_slice(&self.pending);
+        self.pending.clear();
     }
 
     fn on_anthropic(&mut self, name: &[u8], data: &[u8]) {
@@ -293,27 +372,29 @@ impl Meter {
                 self.state.output_bytes = self.state.output_bytes.saturating_add(bytes);
             }
             b"message_start" => {
-                let Some(event) = self.parse(data) else { return };
-                let message = event.get("message");
-                if let Some(usage) = message.and_then(|m| m.get("usage")).filter(|u| u.is_object()) {
-                    self.state.usage = Some(Usage::from_anthropic(usage));
+                let Some(start) = self.parse::<MessageStart>(data) else { return };
+                let Some(message) = start.message else { return };
+                if let Some(counts) = message.usage {
+                    let mut usage = Usage::default();
+                    usage.merge_anthropic_counts(&counts);
+                    self.state.usage = Some(usage);
                 }
-                self.state.message_id = string_at(message, "id").or(self.state.message_id.take());
-                self.state.model = string_at(message, "model").or(self.state.model.take());
+                self.state.message_id = message.id.or(self.state.message_id.take());
+                self.state.model = message.model.or(self.state.model.take());
             }
             b"message_delta" => {
-                let Some(event) = self.parse(data) else { return };
-                if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
-                    self.state.usage.get_or_insert_with(Usage::default).merge_anthropic_delta(usage);
+                let Some(delta) = self.parse::<MessageDelta>(data) else { return };
+                if let Some(counts) = delta.usage {
+                    self.state.usage.get_or_insert_with(Usage::default).merge_anthropic_counts(&counts);
                     self.state.usage_is_final = true;
                 }
-                if let Some(reason) = string_at(event.get("delta"), "stop_reason") {
+                if let Some(reason) = delta.delta.and_then(|d| d.stop_reason) {
                     self.state.stop_reason = Some(reason);
                 }
             }
             b"message_stop" => self.state.terminal = true,
             b"error" => {
-                let error = self.parse(data);
+                let error = self.parse::<Value>(data);
                 self.state.upstream_error = Some(describe_error(error.as_ref(), data));
             }
             _ => {}
@@ -345,24 +426,21 @@ impl Meter {
             self.state.model = chunk.model.and_then(skim::string);
         }
         if name == b"error" || chunk.error.is_some() {
-            let error = self.parse(data);
+            let error = self.parse::<Value>(data);
             self.state.upstream_error = Some(describe_error(error.as_ref(), data));
         }
         let Some(raw) = chunk.usage else { return false };
-        match self.parse(raw) {
-            Some(usage) if usage.is_object() => {
-                self.state.usage = Some(Usage::from_openai(&usage));
-                self.state.usage_is_final = true;
-                self.hide_usage_chunk && chunk.choices == 0
-            }
-            _ => {
-                self.state.malformed_events = self.state.malformed_events.saturating_add(1);
-                false
-            }
+        if raw.first() != Some(&b'{') {
+            self.state.malformed_events = self.state.malformed_events.saturating_add(1);
+            return false;
         }
+        let Some(counts) = self.parse::<OpenAiCounts>(raw) else { return false };
+        self.state.usage = Some(Usage::from_openai_counts(&counts));
+        self.state.usage_is_final = true;
+        self.hide_usage_chunk && chunk.choices == 0
     }
 
-    fn parse(&mut self, json: &[u8]) -> Option<Value> {
+    fn parse<T: DeserializeOwned>(&mut self, json: &[u8]) -> Option<T> {
         let parsed = serde_json::from_slice(json).ok();
         if parsed.is_none() {
             self.state.malformed_events = self.state.malformed_events.saturating_add(1);
@@ -371,23 +449,27 @@ impl Meter {
     }
 }
 
-/// The end of the first event in `buf` whose blank line is found searching from `from`, or
-/// `Err(where to resume)` when the blank line has not arrived yet. A blank line is a `\n`
-/// followed by `\n` or `\r\n`.
-fn event_end(buf: &[u8], from: usize) -> Result<usize, usize> {
-    let mut at = from;
-    loop {
-        let Some(found) = buf.get(at..).and_then(|rest| find_byte(rest, b'\n')) else {
-            return Err(buf.len().max(from));
+/// The `data:` values of an event joined with `\n` (the rare multi-line case).
+fn joined_data(event: &[u8]) -> Vec<u8> {
+    let mut joined: Option<Vec<u8>> = None;
+    for line in Lines(event) {
+        let value = match line.strip_prefix(b"data") {
+            Some(b"") => &b""[..],
+            Some(rest) => match rest.strip_prefix(b":") {
+                Some(value) => value.strip_prefix(b" ").unwrap_or(value),
+                None => continue,
+            },
+            None => continue,
         };
-        let newline = at.saturating_add(found);
-        match (buf.get(newline.saturating_add(1)), buf.get(newline.saturating_add(2))) {
-            (Some(b'\n'), _) => return Ok(newline.saturating_add(2)),
-            (Some(b'\r'), Some(b'\n')) => return Ok(newline.saturating_add(3)),
-            (None, _) | (Some(b'\r'), None) => return Err(newline),
-            _ => at = newline.saturating_add(1),
+        match joined.as_mut() {
+            None => joined = Some(value.to_vec()),
+            Some(joined) => {
+                joined.push(b'\n');
+                joined.extend_from_slice(value);
+            }
         }
     }
+    joined.unwrap_or_default()
 }
 
 /// The lines of an event, without their `\n` or `\r\n`.
@@ -407,10 +489,6 @@ impl<'a> Iterator for Lines<'a> {
         self.0 = rest;
         Some(line.strip_suffix(b"\r").unwrap_or(line))
     }
-}
-
-fn string_at(object: Option<&Value>, key: &str) -> Option<String> {
-    object.and_then(|o| o.get(key)).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// `type: message` of a provider error object, or the raw data when it has none.
@@ -436,29 +514,42 @@ fn zero_bytes(word: u64) -> u64 {
     word.wrapping_sub(LO) & !word & HI
 }
 
-/// The first `needle` in `hay`, eight bytes at a time.
+/// The first `needle` in `hay`, sixteen bytes at a time.
 #[inline]
 fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
-    find_either(hay, needle, needle)
+    const LO128: u128 = u128::MAX / 255;
+    const HI128: u128 = LO128 << 7;
+    let splat = LO128.wrapping_mul(u128::from(needle));
+    let (blocks, tail) = hay.as_chunks::<16>();
+    let mut offset = 0_usize;
+    for block in blocks {
+        let x = u128::from_le_bytes(*block) ^ splat;
+        let hits = x.wrapping_sub(LO128) & !x & HI128;
+        if hits != 0 {
+            return Some(offset.saturating_add((hits.trailing_zeros() / 8) as usize));
+        }
+        offset = offset.saturating_add(16);
+    }
+    let at = tail.iter().position(|&c| c == needle)?;
+    Some(offset.saturating_add(at))
 }
 
 /// The first `a` or `b` in `hay`, eight bytes at a time.
-#[inline]
+#[inline(always)]
 fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     let (splat_a, splat_b) = (LO.wrapping_mul(u64::from(a)), LO.wrapping_mul(u64::from(b)));
-    let mut words = hay.chunks_exact(8);
+    let (words, tail) = hay.as_chunks::<8>();
     let mut offset = 0_usize;
-    for word in &mut words {
-        let Ok(bytes) = <[u8; 8]>::try_from(word) else { break };
-        let word = u64::from_le_bytes(bytes);
-        let hits = zero_bytes(word ^ splat_a) | zero_bytes(word ^ splat_b);
+    for bytes in words {
+        let w = u64::from_le_bytes(*bytes);
+        let hits = zero_bytes(w ^ splat_a) | zero_bytes(w ^ splat_b);
         if hits != 0 {
             return Some(offset.saturating_add((hits.trailing_zeros() / 8) as usize));
         }
         offset = offset.saturating_add(8);
     }
-    let tail = words.remainder().iter().position(|&c| c == a || c == b)?;
-    Some(offset.saturating_add(tail))
+    let at = tail.iter().position(|&c| c == a || c == b)?;
+    Some(offset.saturating_add(at))
 }
 
 /// An allocation-free JSON walker for the frequent events, exact about strings and nesting
@@ -468,7 +559,7 @@ fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
 mod skim {
     use super::{find_either, Cow};
 
-    #[inline]
+    #[inline(always)]
     fn ws(s: &[u8], mut i: usize) -> usize {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = s.get(i) {
             i = i.saturating_add(1);
@@ -478,7 +569,7 @@ mod skim {
 
     /// From the opening quote at `i`: the index past the closing quote, and whether the
     /// string holds an escape.
-    #[inline]
+    #[inline(always)]
     fn string_end(s: &[u8], i: usize) -> Option<(usize, bool)> {
         let mut j = i.checked_add(1)?;
         let mut escaped = false;
@@ -493,6 +584,7 @@ mod skim {
     }
 
     /// The length of the value at the start of `s` (after whitespace).
+    #[inline]
     pub(super) fn skip(s: &[u8]) -> Option<usize> {
         let i = ws(s, 0);
         match s.get(i)? {

@@ -16,6 +16,11 @@
 //!
 //! Missing, null, negative or non-integer counts read as 0. Pure: no worker, no clock.
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -45,42 +50,34 @@ impl Usage {
 
     /// Usage from an OpenAI Chat Completions `usage` object.
     pub fn from_openai(usage: &Value) -> Usage {
-        let details = usage.get("prompt_tokens_details");
-        let count_in = |name: &str| details.and_then(|d| d.get(name)).map_or(0, count);
-        let cached = count_in("cached_tokens");
-        let cache_write = count_in("cache_write_tokens");
-        let prompt = usage.get("prompt_tokens").map_or(0, count);
-        Usage {
-            input: prompt.saturating_sub(cached).saturating_sub(cache_write),
-            cache_write_5m: cache_write,
-            cache_write_1h: 0,
-            cache_read: cached,
-            output: usage.get("completion_tokens").map_or(0, count),
-        }
+        Usage::from_openai_counts(&counts(usage))
     }
 
     /// Applies a streamed Anthropic `message_delta.usage`: every count it carries replaces the
     /// one seen so far; counts it omits keep their value. Deltas are cumulative, so summing
     /// them double-counts (see tests/fixtures/README.md, "message_delta.usage is cumulative").
+    pub fn merge_anthropic_delta(&mut self, usage: &Value) {
+        self.merge_anthropic_counts(&counts(usage));
+    }
+
+    /// `merge_anthropic_delta` of counts already deserialized (the SSE meter's path).
     ///
     /// A bare `cache_creation_input_tokens` without the `cache_creation` split keeps the
     /// known 1-hour share (at most the new total) and counts the rest as 5-minute writes.
-    pub fn merge_anthropic_delta(&mut self, usage: &Value) {
-        if let Some(n) = field(usage, "input_tokens") {
+    pub fn merge_anthropic_counts(&mut self, counts: &AnthropicCounts) {
+        if let Some(n) = counts.input_tokens {
             self.input = n;
         }
-        if let Some(n) = field(usage, "cache_read_input_tokens") {
+        if let Some(n) = counts.cache_read_input_tokens {
             self.cache_read = n;
         }
-        if let Some(n) = field(usage, "output_tokens") {
+        if let Some(n) = counts.output_tokens {
             self.output = n;
         }
-        let split = usage.get("cache_creation").filter(|v| v.is_object());
-        let total = field(usage, "cache_creation_input_tokens");
-        match (split, total) {
+        match (counts.cache_creation, counts.cache_creation_input_tokens) {
             (Some(split), total) => {
-                let five = split.get("ephemeral_5m_input_tokens").map_or(0, count);
-                let hour = split.get("ephemeral_1h_input_tokens").map_or(0, count);
+                let five = split.ephemeral_5m_input_tokens.unwrap_or(0);
+                let hour = split.ephemeral_1h_input_tokens.unwrap_or(0);
                 // Never charge less than the total the provider reported.
                 let unsplit = total.unwrap_or(0).saturating_sub(five.saturating_add(hour));
                 self.cache_write_5m = five.saturating_add(unsplit);
@@ -91,6 +88,20 @@ impl Usage {
                 self.cache_write_5m = total.saturating_sub(self.cache_write_1h);
             }
             (None, None) => {}
+        }
+    }
+
+    /// `from_openai` of counts already deserialized (the SSE meter's path).
+    pub fn from_openai_counts(counts: &OpenAiCounts) -> Usage {
+        let details = counts.prompt_tokens_details.unwrap_or_default();
+        let cached = details.cached_tokens.unwrap_or(0);
+        let cache_write = details.cache_write_tokens.unwrap_or(0);
+        Usage {
+            input: counts.prompt_tokens.unwrap_or(0).saturating_sub(cached).saturating_sub(cache_write),
+            cache_write_5m: cache_write,
+            cache_write_1h: 0,
+            cache_read: cached,
+            output: counts.completion_tokens.unwrap_or(0),
         }
     }
 
@@ -108,14 +119,140 @@ impl Usage {
     }
 }
 
-/// A count that is present and a non-negative integer.
-fn field(obj: &Value, name: &str) -> Option<u64> {
-    obj.get(name).and_then(Value::as_u64)
+/// The counts of an Anthropic `usage` object as sent. Deserializing it never fails on a
+/// strange count: absent, null, negative, fractional or non-numeric counts are `None`, and a
+/// `cache_creation` that is not an object is `None`. Other fields are skipped unread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct AnthropicCounts {
+    #[serde(deserialize_with = "lenient_count")]
+    pub input_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_count")]
+    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_count")]
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_count")]
+    pub output_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_object")]
+    pub cache_creation: Option<CacheCreation>,
 }
 
-/// A count, or 0 when it is null, negative or not an integer.
-fn count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
+/// Anthropic's split of cache writes by TTL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct CacheCreation {
+    #[serde(deserialize_with = "lenient_count")]
+    pub ephemeral_5m_input_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_count")]
+    pub ephemeral_1h_input_tokens: Option<u64>,
+}
+
+/// The counts of an OpenAI `usage` object as sent, as leniently as `AnthropicCounts`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct OpenAiCounts {
+    #[serde(deserialize_with = "lenient_count")]
+    pub prompt_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_count")]
+    pub completion_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_object")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+/// The parts of OpenAI's `prompt_tokens` that were cache reads and writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PromptTokensDetails {
+    #[serde(deserialize_with = "lenient_count")]
+    pub cached_tokens: Option<u64>,
+    #[serde(deserialize_with = "lenient_count")]
+    pub cache_write_tokens: Option<u64>,
+}
+
+/// The counts of a usage object; none when it is not an object (serde would otherwise read
+/// an array positionally).
+fn counts<'de, T: Deserialize<'de> + Default>(usage: &'de Value) -> T {
+    if usage.is_object() {
+        T::deserialize(usage).unwrap_or_default()
+    } else {
+        T::default()
+    }
+}
+
+/// Implements the `Visitor` methods for values a lenient field reads as `None`, unread.
+macro_rules! ignore_other_values {
+    ($value:ty) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<$value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<$value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<$value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<$value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    };
+}
+
+/// A count if the value is a non-negative integer; `None` for anything else.
+fn lenient_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct Count;
+    impl<'de> Visitor<'de> for Count {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a token count")
+        }
+        fn visit_u64<E>(self, n: u64) -> Result<Option<u64>, E> {
+            Ok(Some(n))
+        }
+        fn visit_i64<E>(self, n: i64) -> Result<Option<u64>, E> {
+            Ok(u64::try_from(n).ok())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(Count)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        ignore_other_values!(Option<u64>);
+    }
+    deserializer.deserialize_any(Count)
+}
+
+/// `T` if the value is an object; `None` for anything else.
+pub(crate) fn lenient_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    struct Object<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        ignore_other_values!(Option<T>);
+    }
+    deserializer.deserialize_any(Object(PhantomData))
 }
 
 #[cfg(test)]
@@ -186,6 +323,23 @@ mod tests {
         anthropic_case(json!({"input_tokens": null, "output_tokens": -4, "cache_read_input_tokens": 1.5}), Usage::default());
         openai_case(json!({}), Usage::default());
         openai_case(json!({"prompt_tokens": "12", "completion_tokens": 2}), usage(0, 0, 0, 0, 2));
+        openai_case(json!({"prompt_tokens": [1], "completion_tokens": {"n": 2}, "prompt_tokens_details": 5}), Usage::default());
+        anthropic_case(json!({"input_tokens": 3, "cache_creation": [1, 2], "output_tokens": 1}), usage(3, 0, 0, 0, 1));
+        anthropic_case(json!([1, 2]), Usage::default());
+    }
+
+    #[test]
+    fn counts_deserialize_from_json_text_without_failing_on_strange_values() {
+        let counts: AnthropicCounts = serde_json::from_str(
+            r#"{"input_tokens": 5, "output_tokens": null, "cache_read_input_tokens": -1, "service_tier": "standard",
+                "cache_creation": {"ephemeral_1h_input_tokens": 7, "other": [1, {"a": 2}]}, "server_tool_use": {"web_search_requests": 0}}"#,
+        )
+        .unwrap();
+        let mut got = Usage::default();
+        got.merge_anthropic_counts(&counts);
+        assert_eq!(got, usage(5, 0, 7, 0, 0));
+        let counts: OpenAiCounts = serde_json::from_str(r#"{"prompt_tokens": 9.5, "completion_tokens": 3, "prompt_tokens_details": null}"#).unwrap();
+        assert_eq!(Usage::from_openai_counts(&counts), usage(0, 0, 0, 0, 3));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub fn page(title: &str, description: &str, main: Markup) -> String {
                 title { (title) " · AI Architect Academy" }
                 meta name="description" content=(description);
                 link rel="stylesheet" href=(css_href());
+                // No favicon request: the academy has no icon to send.
+                link rel="icon" href="data:,";
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -39,6 +41,7 @@ pub fn page(title: &str, description: &str, main: Markup) -> String {
                     nav aria-label="Site" {
                         a.brand href="/" { "AI Architect Academy" }
                         a href="/roadmap" { "Roadmap" }
+                        a href="/me" { "My progress" }
                         form action="/search" method="get" role="search" {
                             label for="site-q" class="skip" { "Search lessons" }
                             input #site-q type="search" name="q" placeholder="Search lessons" maxlength="200";

@@ -27,6 +27,10 @@ pub enum Setup {
     Offline,
     /// The R2 binding removed, to see /healthz fail cleanly.
     NoR2,
+    /// Enrollment by invitation only.
+    Invite,
+    /// The shipped rate limits (5 enrollments / sign-ins per minute), for the tests of them.
+    Tight,
 }
 
 impl Setup {
@@ -35,6 +39,8 @@ impl Setup {
             Setup::Default => "default",
             Setup::Offline => "offline",
             Setup::NoR2 => "no-r2",
+            Setup::Invite => "invite",
+            Setup::Tight => "tight",
         }
     }
 
@@ -55,7 +61,22 @@ impl Setup {
         if matches!(self, Setup::Default | Setup::NoR2) {
             vars.push(("AI_GATEWAY_URL".to_string(), crate::stub::stub().base_url()));
         }
+        if self == Setup::Invite {
+            vars.push(("ENROLLMENT".to_string(), "invite".to_string()));
+        }
         vars
+    }
+
+    /// The config text: tests from one address enroll many learners, so every configuration
+    /// but `Tight` raises the per-IP limits.
+    fn config(self, shipped: String) -> String {
+        if self == Setup::Tight {
+            shipped
+        } else {
+            shipped
+                .replace("simple = { limit = 5, period = 60 }", "simple = { limit = 100000, period = 60 }")
+                .replace("simple = { limit = 60, period = 60 }", "simple = { limit = 100000, period = 60 }")
+        }
     }
 }
 
@@ -115,7 +136,7 @@ fn start(setup: Setup) -> Instance {
         .output()
         .unwrap();
     assert!(out.status.success(), "nobuild-config failed");
-    std::fs::write(&config, out.stdout).unwrap();
+    std::fs::write(&config, setup.config(String::from_utf8(out.stdout).unwrap())).unwrap();
 
     let state = root.join("target/test-state").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
@@ -219,7 +240,52 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     TestApp { base: instance.base.clone(), client, instance }
 }
 
+/// An enrolled learner: their id, key and session cookie (`name=value`).
+#[derive(Debug, Clone)]
+pub struct Learner {
+    pub id: String,
+    pub key: String,
+    pub key_id: String,
+    pub cookie: String,
+}
+
 impl TestApp {
+    /// Enrolls a fresh learner through the API.
+    pub async fn enroll(&self) -> Learner {
+        let resp = self.request("POST", "/api/enroll").json(&serde_json::json!({"name": "Test Learner"})).send().await.unwrap();
+        let cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("aa_session="))
+            .map(|c| c.split(';').next().unwrap().to_string())
+            .unwrap_or_default();
+        let (status, body) = json(resp).await;
+        assert_eq!(status, 201, "{body}");
+        Learner {
+            id: body["learner_id"].as_str().unwrap().into(),
+            key: body["key"].as_str().unwrap().into(),
+            key_id: body["key_id"].as_str().unwrap().into(),
+            cookie,
+        }
+    }
+
+    /// A request authenticated with a learner's key.
+    pub fn as_key(&self, method: &str, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.request(method, path).bearer_auth(key)
+    }
+
+    /// A request authenticated with a learner's cookie, as our own pages send it.
+    pub fn as_cookie(&self, method: &str, path: &str, cookie: &str) -> reqwest::RequestBuilder {
+        self.request(method, path).header("cookie", cookie).header("sec-fetch-site", "same-origin")
+    }
+
+    /// The operator API.
+    pub fn as_admin(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        self.request(method, path).bearer_auth(ADMIN_TOKEN)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

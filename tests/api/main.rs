@@ -4,5 +4,7 @@
 mod helpers;
 mod stub;
 
+mod browser;
 mod course;
 mod health;
+mod learners;
