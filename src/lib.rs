@@ -64,6 +64,7 @@ mod entry {
             Route::Roadmap => course::routes::roadmap(&req, &Viewer::default()),
             Route::Lesson(id) => course::routes::lesson_page(&req, &me::viewer(&req, env, &config).await, &id),
             Route::LessonQuiz(id) => me::quiz_form(req, &learner()?, &id).await,
+            Route::LessonProgressForm(id) => me::progress_form(req, &learner()?, &id).await,
             Route::Search => course::routes::search_page(&req),
             Route::ApiLessons => course::routes::api_lessons(&req),
             Route::ApiLesson(id) => course::routes::api_lesson(&req, &id),

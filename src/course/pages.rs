@@ -128,6 +128,22 @@ pub fn lesson(l: &Lesson, viewer: &Viewer) -> String {
             (toc(l.toc))
             article { (PreEscaped(l.html)) }
             @if !l.quiz.is_empty() { (quiz_form(l)) }
+            @if viewer.signed_in {
+                section #progress aria-labelledby="progress-h" {
+                    h2 #progress-h { "Your progress" }
+                    form method="post" action={ "/lessons/" (l.id) "/progress" } {
+                        @match viewer.progress.get(l.id) {
+                            Some(Status::Completed) => p { span.badge.done { "✓ completed" } },
+                            _ => {
+                                input type="hidden" name="status" value="completed";
+                                button type="submit" { "Mark this lesson completed" }
+                            },
+                        }
+                    }
+                }
+            } @else {
+                p.muted { a href="/signin" { "Sign in or enroll" } " to track your progress and keep your quiz scores." }
+            }
             nav.pager aria-label="Lessons" {
                 @if let Some(p) = prev { a rel="prev" href={ "/lessons/" (p.id) } { "← " (p.title) } } @else { span {} }
                 @if let Some(n) = next { a rel="next" href={ "/lessons/" (n.id) } { (n.title) " →" } }

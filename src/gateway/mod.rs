@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod demo;
 pub mod pricing;
+pub mod reserve;
 pub mod sse;
 pub mod usage;
 pub mod wire;

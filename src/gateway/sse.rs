@@ -27,10 +27,9 @@
 use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::usage::{lenient_object, AnthropicCounts, OpenAiCounts, Usage};
+use super::usage::{AnthropicCounts, OpenAiCounts, Usage};
 use super::Dialect;
 
 /// The largest partial event buffered while waiting for its blank line. A longer one (no
@@ -134,33 +133,6 @@ struct State {
     events: u64,
     malformed_events: u64,
     oversized_events: u64,
-}
-
-/// The parts of Anthropic's `message_start` the meter reads (the rest is skipped unparsed).
-#[derive(Deserialize)]
-struct MessageStart {
-    message: Option<StartedMessage>,
-}
-
-#[derive(Deserialize)]
-struct StartedMessage {
-    id: Option<String>,
-    model: Option<String>,
-    #[serde(default, deserialize_with = "lenient_object")]
-    usage: Option<AnthropicCounts>,
-}
-
-/// The parts of Anthropic's `message_delta` the meter reads.
-#[derive(Deserialize)]
-struct MessageDelta {
-    delta: Option<StopDelta>,
-    #[serde(default, deserialize_with = "lenient_object")]
-    usage: Option<AnthropicCounts>,
-}
-
-#[derive(Deserialize)]
-struct StopDelta {
-    stop_reason: Option<String>,
 }
 
 impl Meter {
@@ -361,8 +333,8 @@ impl Meter {
         // Without an `event:` line (a proxy may drop it), the data's `type` names the event.
         let typed;
         let name = if name.is_empty() {
-            typed = skim::member_string(data, b"type");
-            typed.as_deref().unwrap_or_default()
+            typed = skim::member_string(data, b"type").unwrap_or_default();
+            typed.as_bytes()
         } else {
             name
         };
@@ -371,24 +343,28 @@ impl Meter {
                 let bytes = skim::anthropic_delta_bytes(data);
                 self.state.output_bytes = self.state.output_bytes.saturating_add(bytes);
             }
-            b"message_start" => {
-                let Some(start) = self.parse::<MessageStart>(data) else { return };
-                let Some(message) = start.message else { return };
-                if let Some(counts) = message.usage {
-                    let mut usage = Usage::default();
-                    usage.merge_anthropic_counts(&counts);
-                    self.state.usage = Some(usage);
+            b"message_start" | b"message_delta" => {
+                let mut message = skim::AnthropicMessage::default();
+                if skim::anthropic_message(data, &mut message).is_none() {
+                    self.state.malformed_events = self.state.malformed_events.saturating_add(1);
+                    return;
                 }
-                self.state.message_id = message.id.or(self.state.message_id.take());
-                self.state.model = message.model.or(self.state.model.take());
-            }
-            b"message_delta" => {
-                let Some(delta) = self.parse::<MessageDelta>(data) else { return };
-                if let Some(counts) = delta.usage {
+                if let Some(raw) = message.usage {
+                    let Some(counts) = self.parse_usage::<AnthropicCounts>(raw) else { return };
+                    if name == b"message_start" {
+                        self.state.usage = Some(Usage::default());
+                    } else {
+                        self.state.usage_is_final = true;
+                    }
                     self.state.usage.get_or_insert_with(Usage::default).merge_anthropic_counts(&counts);
-                    self.state.usage_is_final = true;
                 }
-                if let Some(reason) = delta.delta.and_then(|d| d.stop_reason) {
+                if let Some(id) = message.id.and_then(skim::string) {
+                    self.state.message_id = Some(id);
+                }
+                if let Some(model) = message.model.and_then(skim::string) {
+                    self.state.model = Some(model);
+                }
+                if let Some(reason) = message.stop_reason.and_then(skim::string) {
                     self.state.stop_reason = Some(reason);
                 }
             }
@@ -430,14 +406,20 @@ impl Meter {
             self.state.upstream_error = Some(describe_error(error.as_ref(), data));
         }
         let Some(raw) = chunk.usage else { return false };
-        if raw.first() != Some(&b'{') {
-            self.state.malformed_events = self.state.malformed_events.saturating_add(1);
-            return false;
-        }
-        let Some(counts) = self.parse::<OpenAiCounts>(raw) else { return false };
+        let Some(counts) = self.parse_usage::<OpenAiCounts>(raw) else { return false };
         self.state.usage = Some(Usage::from_openai_counts(&counts));
         self.state.usage_is_final = true;
         self.hide_usage_chunk && chunk.choices == 0
+    }
+
+    /// A usage object's counts; one that is not an object is malformed (serde would read an
+    /// array positionally).
+    fn parse_usage<T: DeserializeOwned>(&mut self, raw: &[u8]) -> Option<T> {
+        if raw.first() != Some(&b'{') {
+            self.state.malformed_events = self.state.malformed_events.saturating_add(1);
+            return None;
+        }
+        self.parse(raw)
     }
 
     fn parse<T: DeserializeOwned>(&mut self, json: &[u8]) -> Option<T> {
@@ -552,155 +534,182 @@ fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     Some(offset.saturating_add(at))
 }
 
-/// An allocation-free JSON walker for the frequent events, exact about strings and nesting
-/// (it never matches text inside a string) but lenient about what it skips. Each walker takes
-/// the input from a value's first byte to the end of its container and returns the length of
-/// the value it walked, or `None` when the JSON is malformed.
+/// An allocation-free JSON reader for the frequent events: a cursor that walks objects and
+/// arrays member by member, exact about strings (escapes included) and nesting, so text
+/// inside a string is never taken for structure. It is lenient only about what it skips:
+/// a skipped value is delimited, not validated. Every walk returns `None` on malformed input.
 mod skim {
     use super::{find_either, Cow};
 
-    #[inline(always)]
-    fn ws(s: &[u8], mut i: usize) -> usize {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = s.get(i) {
-            i = i.saturating_add(1);
-        }
-        i
+    pub(super) struct Cursor<'a> {
+        s: &'a [u8],
+        i: usize,
     }
 
-    /// From the opening quote at `i`: the index past the closing quote, and whether the
-    /// string holds an escape.
-    #[inline(always)]
-    fn string_end(s: &[u8], i: usize) -> Option<(usize, bool)> {
-        let mut j = i.checked_add(1)?;
-        let mut escaped = false;
-        loop {
-            j = j.checked_add(find_either(s.get(j..)?, b'"', b'\\')?)?;
-            if s.get(j)? == &b'"' {
-                return Some((j.checked_add(1)?, escaped));
+    impl<'a> Cursor<'a> {
+        pub(super) fn new(s: &'a [u8]) -> Cursor<'a> {
+            Cursor { s, i: 0 }
+        }
+
+        /// The next byte that is not whitespace (not consumed).
+        #[inline(always)]
+        pub(super) fn peek(&mut self) -> Option<u8> {
+            loop {
+                let b = *self.s.get(self.i)?;
+                if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                    return Some(b);
+                }
+                self.i = self.i.saturating_add(1);
             }
-            escaped = true;
-            j = j.checked_add(2)?;
         }
-    }
 
-    /// The length of the value at the start of `s` (after whitespace).
-    #[inline]
-    pub(super) fn skip(s: &[u8]) -> Option<usize> {
-        let i = ws(s, 0);
-        match s.get(i)? {
-            b'"' => string_end(s, i).map(|(end, _)| end),
-            b'{' | b'[' => {
-                let mut depth = 0_usize;
-                let mut j = i;
-                loop {
-                    let k = s.get(j..)?.iter().position(|&b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'))?;
-                    j = j.checked_add(k)?;
-                    match s.get(j)? {
-                        b'"' => j = string_end(s, j)?.0,
-                        b'{' | b'[' => {
-                            depth = depth.checked_add(1)?;
-                            j = j.checked_add(1)?;
+        #[inline(always)]
+        fn eat(&mut self, byte: u8) -> Option<()> {
+            if self.peek()? == byte {
+                self.i = self.i.saturating_add(1);
+                Some(())
+            } else {
+                None
+            }
+        }
+
+        /// Enters the object here; `Some(false)` when it is empty (and consumed).
+        #[inline]
+        pub(super) fn object(&mut self) -> Option<bool> {
+            self.eat(b'{')?;
+            if self.peek()? == b'}' {
+                self.i = self.i.saturating_add(1);
+                return Some(false);
+            }
+            Some(true)
+        }
+
+        /// Enters the array here; `Some(false)` when it is empty (and consumed).
+        #[inline]
+        pub(super) fn array(&mut self) -> Option<bool> {
+            self.eat(b'[')?;
+            if self.peek()? == b']' {
+                self.i = self.i.saturating_add(1);
+                return Some(false);
+            }
+            Some(true)
+        }
+
+        /// The next member's key, decoded; the cursor moves to its value.
+        #[inline]
+        pub(super) fn key(&mut self) -> Option<Cow<'a, [u8]>> {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let start = self.i;
+            let escaped = self.string()?;
+            let key = if escaped {
+                // A key spelled with escapes (`"us\u0061ge"`) is still that key.
+                let quoted = self.s.get(start..self.i)?;
+                Cow::Owned(serde_json::from_slice::<String>(quoted).ok()?.into_bytes())
+            } else {
+                Cow::Borrowed(self.s.get(start.saturating_add(1)..self.i.saturating_sub(1))?)
+            };
+            self.eat(b':')?;
+            Some(key)
+        }
+
+        /// After a member: whether another follows (`,`) or the object ends (`}`).
+        #[inline]
+        pub(super) fn next_member(&mut self) -> Option<bool> {
+            self.after(b'}')
+        }
+
+        /// After an element: whether another follows (`,`) or the array ends (`]`).
+        #[inline]
+        pub(super) fn next_element(&mut self) -> Option<bool> {
+            self.after(b']')
+        }
+
+        #[inline(always)]
+        fn after(&mut self, close: u8) -> Option<bool> {
+            let b = self.peek()?;
+            self.i = self.i.saturating_add(1);
+            if b == b',' {
+                Some(true)
+            } else if b == close {
+                Some(false)
+            } else {
+                None
+            }
+        }
+
+        /// From an opening quote: moves past the closing one; says whether it held an escape.
+        #[inline(always)]
+        fn string(&mut self) -> Option<bool> {
+            let mut j = self.i.saturating_add(1);
+            let mut escaped = false;
+            loop {
+                j = j.saturating_add(find_either(self.s.get(j..)?, b'"', b'\\')?);
+                if *self.s.get(j)? == b'"' {
+                    self.i = j.saturating_add(1);
+                    return Some(escaped);
+                }
+                escaped = true;
+                j = j.saturating_add(2);
+            }
+        }
+
+        /// Skips the value here.
+        #[inline]
+        pub(super) fn skip(&mut self) -> Option<()> {
+            match self.peek()? {
+                b'"' => self.string().map(|_| ()),
+                b'{' | b'[' => self.skip_container(),
+                _ => {
+                    let start = self.i;
+                    while let Some(b) = self.s.get(self.i) {
+                        if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                            break;
                         }
-                        _ => {
-                            depth = depth.checked_sub(1)?;
-                            j = j.checked_add(1)?;
-                            if depth == 0 {
-                                return Some(j);
-                            }
+                        self.i = self.i.saturating_add(1);
+                    }
+                    (self.i > start).then_some(())
+                }
+            }
+        }
+
+        fn skip_container(&mut self) -> Option<()> {
+            let mut depth = 0_usize;
+            loop {
+                match *self.s.get(self.i)? {
+                    b'"' => {
+                        self.string()?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth = depth.saturating_add(1),
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            self.i = self.i.saturating_add(1);
+                            return Some(());
                         }
                     }
+                    _ => {}
                 }
+                self.i = self.i.saturating_add(1);
             }
-            _ => {
-                let rest = s.get(i..)?;
-                let len = rest
-                    .iter()
-                    .position(|&b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                    .unwrap_or(rest.len());
-                if len == 0 {
-                    None
-                } else {
-                    i.checked_add(len)
-                }
-            }
+        }
+
+        /// Skips the value here and returns its text.
+        #[inline]
+        pub(super) fn raw(&mut self) -> Option<&'a [u8]> {
+            self.peek()?;
+            let start = self.i;
+            self.skip()?;
+            self.s.get(start..self.i)
         }
     }
 
-    /// Walks the object at the start of `s`: `f(key, rest)` sees each member's decoded key and
-    /// the input from its value on, and returns the value's length (`skip(rest)` when not
-    /// interested). Returns the object's length.
-    pub(super) fn object<'a>(s: &'a [u8], mut f: impl FnMut(&[u8], &'a [u8]) -> Option<usize>) -> Option<usize> {
-        let mut i = ws(s, 0);
-        if s.get(i)? != &b'{' {
-            return None;
-        }
-        i = ws(s, i.checked_add(1)?);
-        if s.get(i)? == &b'}' {
-            return i.checked_add(1);
-        }
-        loop {
-            if s.get(i)? != &b'"' {
-                return None;
-            }
-            let key_start = i;
-            let (key_end, escaped) = string_end(s, key_start)?;
-            let raw_key = s.get(key_start.checked_add(1)?..key_end.checked_sub(1)?)?;
-            i = ws(s, key_end);
-            if s.get(i)? != &b':' {
-                return None;
-            }
-            i = ws(s, i.checked_add(1)?);
-            let rest = s.get(i..)?;
-            let len = if escaped {
-                // A key spelled with escapes (`"us\u0061ge"`) is still that key.
-                f(&unescape(s.get(key_start..key_end)?)?, rest)?
-            } else {
-                f(raw_key, rest)?
-            };
-            i = ws(s, i.checked_add(len)?);
-            match s.get(i)? {
-                b',' => i = ws(s, i.checked_add(1)?),
-                b'}' => return i.checked_add(1),
-                _ => return None,
-            }
-        }
-    }
-
-    /// Walks the array at the start of `s`: `f(rest)` sees each element's input and returns
-    /// its length. Returns the array's length and element count.
-    pub(super) fn array<'a>(s: &'a [u8], mut f: impl FnMut(&'a [u8]) -> Option<usize>) -> Option<(usize, usize)> {
-        let mut i = ws(s, 0);
-        if s.get(i)? != &b'[' {
-            return None;
-        }
-        i = ws(s, i.checked_add(1)?);
-        if s.get(i)? == &b']' {
-            return Some((i.checked_add(1)?, 0));
-        }
-        let mut count = 0_usize;
-        loop {
-            let len = f(s.get(i..)?)?;
-            count = count.saturating_add(1);
-            i = ws(s, i.checked_add(len)?);
-            match s.get(i)? {
-                b',' => i = ws(s, i.checked_add(1)?),
-                b']' => return Some((i.checked_add(1)?, count)),
-                _ => return None,
-            }
-        }
-    }
-
-    /// The value at the start of `rest` as a slice, and its length.
-    fn value(rest: &[u8]) -> Option<(&[u8], usize)> {
-        let len = skip(rest)?;
-        Some((rest.get(..len)?.trim_ascii_start(), len))
-    }
-
-    /// Decodes a key that has escapes (with the quotes around `raw`).
-    fn unescape(quoted: &[u8]) -> Option<Vec<u8>> {
-        quoted.first().filter(|q| **q == b'"')?;
-        let decoded: String = serde_json::from_slice(quoted).ok()?;
-        Some(decoded.into_bytes())
+    /// A JSON value's text if it is not `null`.
+    #[inline]
+    fn non_null(raw: &[u8]) -> Option<&[u8]> {
+        (raw != b"null").then_some(raw)
     }
 
     /// A JSON string value (with its quotes) decoded; `None` for any other value.
@@ -709,19 +718,6 @@ mod skim {
             return None;
         }
         serde_json::from_slice(raw).ok()
-    }
-
-    /// The decoded string value of a top-level member, if it is one.
-    pub(super) fn member_string(s: &[u8], key: &[u8]) -> Option<Cow<'static, [u8]>> {
-        let mut found = None;
-        object(s, |k, rest| {
-            let (raw, len) = value(rest)?;
-            if k == key && found.is_none() {
-                found = string(raw);
-            }
-            Some(len)
-        })?;
-        found.map(|s| Cow::Owned(s.into_bytes()))
     }
 
     /// The UTF-8 length of a JSON string value (with its quotes) once decoded; 0 for any
@@ -758,23 +754,107 @@ mod skim {
         u32::from_str_radix(digits, 16).ok()
     }
 
+    /// The decoded string value of a top-level member, if it is one.
+    pub(super) fn member_string(data: &[u8], name: &[u8]) -> Option<String> {
+        let mut c = Cursor::new(data);
+        if !c.object()? {
+            return None;
+        }
+        loop {
+            let key = c.key()?;
+            let raw = c.raw()?;
+            if *key == *name {
+                return string(raw);
+            }
+            if !c.next_member()? {
+                return None;
+            }
+        }
+    }
+
     /// The decoded output bytes of an Anthropic `content_block_delta`: its delta's `text`
     /// (text_delta), `partial_json` (input_json_delta) or `thinking` (thinking_delta).
     pub(super) fn anthropic_delta_bytes(data: &[u8]) -> u64 {
         let mut bytes = 0_u64;
-        let _ = object(data, |key, rest| {
-            if key != b"delta" {
-                return skip(rest);
-            }
-            object(rest, |key, rest| {
-                let (raw, len) = value(rest)?;
-                if matches!(key, b"text" | b"partial_json" | b"thinking") {
-                    bytes = bytes.saturating_add(decoded_len(raw));
-                }
-                Some(len)
-            })
-        });
+        let _ = anthropic_delta(&mut Cursor::new(data), &mut bytes);
         bytes
+    }
+
+    fn anthropic_delta(c: &mut Cursor<'_>, bytes: &mut u64) -> Option<()> {
+        if !c.object()? {
+            return Some(());
+        }
+        loop {
+            // (An empty object is consumed by `object()`: test the brace first.)
+            if *c.key()? == *b"delta" && c.peek()? == b'{' {
+                if c.object()? {
+                    loop {
+                        let key = c.key()?;
+                        let raw = c.raw()?;
+                        if matches!(&*key, b"text" | b"partial_json" | b"thinking") {
+                            *bytes = bytes.saturating_add(decoded_len(raw));
+                        }
+                        if !c.next_member()? {
+                            break;
+                        }
+                    }
+                }
+            } else {
+                c.skip()?;
+            }
+            if !c.next_member()? {
+                return Some(());
+            }
+        }
+    }
+
+    /// What the meter reads from an Anthropic `message_start` or `message_delta`; slices keep
+    /// their JSON form.
+    #[derive(Default)]
+    pub(super) struct AnthropicMessage<'a> {
+        pub id: Option<&'a [u8]>,
+        pub model: Option<&'a [u8]>,
+        /// `message_start.message.usage` / `message_delta.usage`, when not null.
+        pub usage: Option<&'a [u8]>,
+        /// `message_delta.delta.stop_reason`, when a string.
+        pub stop_reason: Option<&'a [u8]>,
+    }
+
+    /// Reads a `message_start` (`{"message": {"id", "model", "usage"}}`) or a
+    /// `message_delta` (`{"delta": {"stop_reason"}, "usage"}`).
+    pub(super) fn anthropic_message<'a>(data: &'a [u8], message: &mut AnthropicMessage<'a>) -> Option<()> {
+        let mut c = Cursor::new(data);
+        if !c.object()? {
+            return Some(());
+        }
+        loop {
+            let key = c.key()?;
+            match &*key {
+                b"message" | b"delta" if c.peek()? == b'{' => {
+                    if c.object()? {
+                        loop {
+                            let key = c.key()?;
+                            let raw = c.raw()?;
+                            match &*key {
+                                b"id" => message.id = Some(raw),
+                                b"model" => message.model = Some(raw),
+                                b"usage" => message.usage = non_null(raw),
+                                b"stop_reason" => message.stop_reason = Some(raw),
+                                _ => {}
+                            }
+                            if !c.next_member()? {
+                                break;
+                            }
+                        }
+                    }
+                }
+                b"usage" => message.usage = non_null(c.raw()?),
+                _ => c.skip()?,
+            }
+            if !c.next_member()? {
+                return Some(());
+            }
+        }
     }
 
     /// What the meter reads from an OpenAI chunk; slices keep their JSON form.
@@ -792,62 +872,113 @@ mod skim {
     }
 
     /// Walks one OpenAI chunk's top level and its choices' deltas.
-    pub(super) fn openai_chunk<'a>(data: &'a [u8], chunk: &mut OpenAiChunk<'a>) -> Option<usize> {
-        object(data, |key, rest| match key {
-            b"choices" => {
-                let (len, count) = array(rest, |choice| openai_choice(choice, chunk))?;
-                chunk.choices = count;
-                Some(len)
-            }
-            b"usage" | b"id" | b"model" | b"error" => {
-                let (raw, len) = value(rest)?;
-                let non_null = (raw != b"null").then_some(raw);
-                match key {
-                    b"usage" => chunk.usage = non_null,
-                    b"id" => chunk.id = non_null,
-                    b"model" => chunk.model = non_null,
-                    _ => chunk.error = non_null,
+    pub(super) fn openai_chunk<'a>(data: &'a [u8], chunk: &mut OpenAiChunk<'a>) -> Option<()> {
+        let mut c = Cursor::new(data);
+        if !c.object()? {
+            return Some(());
+        }
+        loop {
+            let key = c.key()?;
+            match &*key {
+                b"choices" if c.peek()? == b'[' => {
+                    if c.array()? {
+                        loop {
+                            chunk.choices = chunk.choices.saturating_add(1);
+                            openai_choice(&mut c, chunk)?;
+                            if !c.next_element()? {
+                                break;
+                            }
+                        }
+                    }
                 }
-                Some(len)
+                b"usage" => chunk.usage = non_null(c.raw()?),
+                b"id" => chunk.id = non_null(c.raw()?),
+                b"model" => chunk.model = non_null(c.raw()?),
+                b"error" => chunk.error = non_null(c.raw()?),
+                _ => c.skip()?,
             }
-            _ => skip(rest),
-        })
+            if !c.next_member()? {
+                return Some(());
+            }
+        }
     }
 
-    fn openai_choice<'a>(choice: &'a [u8], chunk: &mut OpenAiChunk<'a>) -> Option<usize> {
-        object(choice, |key, rest| match key {
-            b"finish_reason" => {
-                let (raw, len) = value(rest)?;
-                if raw.first() == Some(&b'"') {
-                    chunk.finish_reason = Some(raw);
+    fn openai_choice<'a>(c: &mut Cursor<'a>, chunk: &mut OpenAiChunk<'a>) -> Option<()> {
+        if c.peek()? != b'{' {
+            return c.skip();
+        }
+        if !c.object()? {
+            return Some(());
+        }
+        loop {
+            let key = c.key()?;
+            match &*key {
+                b"finish_reason" => {
+                    let raw = c.raw()?;
+                    if raw.first() == Some(&b'"') {
+                        chunk.finish_reason = Some(raw);
+                    }
                 }
-                Some(len)
-            }
-            b"delta" => object(rest, |key, rest| match key {
-                b"content" | b"refusal" | b"reasoning_content" => {
-                    let (raw, len) = value(rest)?;
-                    chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(raw));
-                    Some(len)
-                }
-                b"tool_calls" => array(rest, |call| {
-                    object(call, |key, rest| {
-                        if key != b"function" {
-                            return skip(rest);
-                        }
-                        object(rest, |key, rest| {
-                            let (raw, len) = value(rest)?;
-                            if matches!(key, b"name" | b"arguments") {
-                                chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(raw));
+                b"delta" if c.peek()? == b'{' => {
+                    if c.object()? {
+                        loop {
+                            let key = c.key()?;
+                            match &*key {
+                                b"content" | b"refusal" | b"reasoning_content" => {
+                                    chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(c.raw()?));
+                                }
+                                b"tool_calls" if c.peek()? == b'[' => openai_tool_calls(c, chunk)?,
+                                _ => c.skip()?,
                             }
-                            Some(len)
-                        })
-                    })
-                })
-                .map(|(len, _)| len),
-                _ => skip(rest),
-            }),
-            _ => skip(rest),
-        })
+                            if !c.next_member()? {
+                                break;
+                            }
+                        }
+                    }
+                }
+                _ => c.skip()?,
+            }
+            if !c.next_member()? {
+                return Some(());
+            }
+        }
+    }
+
+    /// Counts the `function.name` and `function.arguments` bytes of `tool_calls` deltas.
+    fn openai_tool_calls(c: &mut Cursor<'_>, chunk: &mut OpenAiChunk<'_>) -> Option<()> {
+        if !c.array()? {
+            return Some(());
+        }
+        loop {
+            if c.peek()? != b'{' {
+                c.skip()?;
+            } else if c.object()? {
+                loop {
+                    if *c.key()? == *b"function" && c.peek()? == b'{' {
+                        if c.object()? {
+                            loop {
+                                let key = c.key()?;
+                                let raw = c.raw()?;
+                                if matches!(&*key, b"name" | b"arguments") {
+                                    chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(raw));
+                                }
+                                if !c.next_member()? {
+                                    break;
+                                }
+                            }
+                        }
+                    } else {
+                        c.skip()?;
+                    }
+                    if !c.next_member()? {
+                        break;
+                    }
+                }
+            }
+            if !c.next_element()? {
+                return Some(());
+            }
+        }
     }
 }
 
@@ -1179,6 +1310,29 @@ mod tests {
         let openai = b"data: {\"choices\":[\n\ndata: not json\n\n";
         let outcome = run(Dialect::OpenAi, false, &[openai]).1;
         assert_eq!(outcome.malformed_events, 2);
+    }
+
+    #[test]
+    fn empty_objects_and_arrays_are_walked_not_refused() {
+        let openai = concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":null}],\"usage\":null}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{},{\"function\":{}},{\"function\":{\"arguments\":\"ab\"}}]}}]}\n\n",
+            "data: {\"choices\":[{}, {\"delta\":null,\"finish_reason\":\"stop\"}], \"x\": [[], {}, [{}]] }\n\n",
+            "data: {}\n\ndata: {\"choices\":[],\"usage\":{}}\n\ndata: [DONE]\n\n",
+        );
+        let outcome = run(Dialect::OpenAi, false, &[openai.as_bytes()]).1;
+        assert_eq!(outcome.malformed_events, 0);
+        assert_eq!(outcome.output_bytes, 2);
+        assert_eq!(outcome.stop_reason.as_deref(), Some("stop"));
+        assert_eq!(outcome.exact_usage(), Some(Usage::default()));
+        let anthropic = concat!(
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{}}\n\n",
+            "event: content_block_delta\ndata: {\"delta\":{},\"index\":1}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"output_tokens\":3}}\n\n",
+        );
+        let outcome = run(Dialect::Anthropic, false, &[anthropic.as_bytes()]).1;
+        assert_eq!(outcome.malformed_events, 0);
+        assert_eq!(outcome.usage, Some(usage(0, 0, 0, 0, 3)));
     }
 
     #[test]

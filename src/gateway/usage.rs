@@ -231,7 +231,7 @@ fn lenient_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u6
 }
 
 /// `T` if the value is an object; `None` for anything else.
-pub(crate) fn lenient_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+fn lenient_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
     struct Object<T>(PhantomData<T>);
     impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
         type Value = Option<T>;

@@ -285,6 +285,20 @@ pub async fn progress_put(mut req: Request, ctx: &Ctx<'_>, lesson_id: &str) -> R
     private(respond::json(200, &json!({"lesson": row}))?)
 }
 
+/// The lesson page's "mark as started/completed" form.
+pub async fn progress_form(mut req: Request, ctx: &Ctx<'_>, lesson_id: &str) -> Result<Response> {
+    let l = auth::learner(&req, &ctx.db, ctx.config, ctx.now, true).await?;
+    let lesson = known_lesson(lesson_id)?;
+    let f = form(&body::read(&mut req, body::FORM_LIMIT).await?);
+    let completed = match f.get("status").map(String::as_str) {
+        Some("completed") => true,
+        Some("started") => false,
+        _ => return Err(ApiError::bad_request("invalid_field", "`status` must be started or completed.")),
+    };
+    store::set_progress(&ctx.db, &l.id, lesson.id, completed, ctx.now_i()).await?;
+    see_other(&format!("/lessons/{}#progress", lesson.id))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuizRequest {

@@ -28,3 +28,8 @@ pub async fn node_suite(file: &str, extra_env: &[(&str, String)]) {
 async fn course_in_chromium() {
     node_suite("course.test.mjs", &[]).await;
 }
+
+#[tokio::test]
+async fn learner_journey_in_chromium() {
+    node_suite("learner.test.mjs", &[]).await;
+}
