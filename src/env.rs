@@ -36,6 +36,25 @@ pub struct Config {
     pub cookie_secure: bool,
     session_secret: Option<String>,
     admin_token: Option<String>,
+    /// The gateway's request limits and upstream settings.
+    pub gateway: GatewayConfig,
+}
+
+/// What the metered gateway reads from configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub max_body_bytes: u64,
+    pub max_messages: usize,
+    pub max_output_tokens_cap: u64,
+    pub upstream_timeout_ms: u64,
+    pub collect_log_payload: bool,
+    /// `anthropic-beta` values forwarded when a client sends them (default none).
+    pub anthropic_betas: Vec<String>,
+    /// `MODEL_CATALOGUE_JSON`, replacing the built-in catalogue when set.
+    pub catalogue_json: Option<String>,
+    pub anthropic_api_key: Option<String>,
+    pub openai_api_key: Option<String>,
+    pub cf_aig_token: Option<String>,
 }
 
 impl Config {
@@ -59,6 +78,20 @@ impl Config {
             cookie_secure: var(env, "COOKIE_SECURE").as_deref() != Some("false"),
             session_secret: var(env, "SESSION_SECRET").filter(|s| s.len() >= 16),
             admin_token: var(env, "ADMIN_TOKEN").filter(|s| s.len() >= 16),
+            gateway: GatewayConfig {
+                max_body_bytes: number(env, "MAX_BODY_BYTES", 1_048_576),
+                max_messages: usize::try_from(number(env, "MAX_MESSAGES", 1_000)).unwrap_or(1_000),
+                max_output_tokens_cap: number(env, "MAX_OUTPUT_TOKENS_CAP", 16_384),
+                upstream_timeout_ms: number(env, "UPSTREAM_TIMEOUT_MS", 60_000),
+                collect_log_payload: var(env, "COLLECT_LOG_PAYLOAD").as_deref() == Some("true"),
+                anthropic_betas: var(env, "ANTHROPIC_BETAS")
+                    .map(|v| v.split(',').map(|b| b.trim().to_string()).filter(|b| !b.is_empty()).collect())
+                    .unwrap_or_default(),
+                catalogue_json: var(env, "MODEL_CATALOGUE_JSON"),
+                anthropic_api_key: var(env, "ANTHROPIC_API_KEY"),
+                openai_api_key: var(env, "OPENAI_API_KEY"),
+                cf_aig_token: var(env, "CF_AIG_TOKEN"),
+            },
         }
     }
 
@@ -71,6 +104,17 @@ impl Config {
 
     pub fn admin_token(&self) -> Option<&str> {
         self.admin_token.as_deref()
+    }
+}
+
+/// A positive integer var, or its default (logged when malformed).
+fn number(env: &Env, name: &str, default: u64) -> u64 {
+    match var(env, name) {
+        None => default,
+        Some(raw) => raw.trim().parse::<u64>().ok().filter(|n| *n > 0).unwrap_or_else(|| {
+            worker::console_error!("{name}={raw:?} is not a positive integer; using {default}");
+            default
+        }),
     }
 }
 

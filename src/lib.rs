@@ -26,11 +26,18 @@ mod entry {
     use crate::course::{self, pages::Viewer};
     use crate::routes::{self, Resolved, Route};
     use crate::{env::Config, health, http};
-    use worker::{event, Context, Env, Request, Response, Result};
+    use crate::gateway::Dialect;
+    use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
     #[event(start)]
     fn start() {
         console_error_panic_hook::set_once();
+    }
+
+    /// The cron sweep (every 5 minutes): settles reservations whose request died.
+    #[event(scheduled)]
+    async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        crate::gateway::routes::sweep(&env).await;
     }
 
     #[event(fetch)]
@@ -52,7 +59,7 @@ mod entry {
         route: Route,
         req: Request,
         env: &Env,
-        _ctx: &Context,
+        ctx: &Context,
     ) -> std::result::Result<Response, http::ApiError> {
         use crate::learners::routes as me;
         let config = Config::from_env(env);
@@ -91,6 +98,9 @@ mod entry {
             Route::ApiExport => me::export(&req, &learner()?).await,
             Route::AdminLearner(id) => me::admin_learner(req, &learner()?, &id).await,
             Route::AdminInvites => me::admin_invite(req, &learner()?).await,
+            Route::V1Messages => crate::gateway::routes::call(req, env, &config, ctx, Dialect::Anthropic).await,
+            Route::V1ChatCompletions => crate::gateway::routes::call(req, env, &config, ctx, Dialect::OpenAi).await,
+            Route::V1Models => crate::gateway::routes::models(&config),
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum Route {
     ApiExport,
     AdminLearner(String),
     AdminInvites,
+    V1Messages,
+    V1ChatCompletions,
+    V1Models,
 }
 
 /// What a method and a path resolve to.
@@ -84,6 +87,9 @@ fn table(segments: &[&str]) -> Vec<(&'static str, Route)> {
         ["api", "me", "export"] => vec![("GET", Route::ApiExport)],
         ["api", "admin", "learners", id] => vec![("PATCH", Route::AdminLearner((*id).to_string()))],
         ["api", "admin", "invites"] => vec![("POST", Route::AdminInvites)],
+        ["v1", "messages"] => vec![("POST", Route::V1Messages)],
+        ["v1", "chat", "completions"] => vec![("POST", Route::V1ChatCompletions)],
+        ["v1", "models"] => vec![("GET", Route::V1Models)],
         _ => Vec::new(),
     }
 }

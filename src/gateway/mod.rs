@@ -10,7 +10,12 @@ pub mod catalogue;
 pub mod demo;
 pub mod pricing;
 pub mod reserve;
+#[cfg(target_arch = "wasm32")]
+pub mod routes;
+#[cfg(target_arch = "wasm32")]
+pub mod store;
 pub mod sse;
+pub mod tags;
 pub mod usage;
 pub mod wire;
 

@@ -225,15 +225,16 @@ impl Meter {
     /// being skipped), and appends the bytes to forward to `out`. Returns the bytes consumed:
     /// the rest is a partial event.
     fn frame(&mut self, buf: &[u8], out: &mut Vec<u8>) -> usize {
+        // Positions stay within `buf`: plain `+` and `-` cannot overflow here.
         let mut event_start = 0;
         let mut scan = 0;
         // Forwarded bytes are copied in runs; a hidden event ends one.
         let mut run_start = 0;
         while let Some(found) = buf.get(scan..).and_then(|rest| find_byte(rest, b'\n')) {
-            let newline = scan.saturating_add(found);
-            scan = newline.saturating_add(1);
+            let newline = scan + found;
+            scan = newline + 1;
             let event = buf.get(event_start..).unwrap_or_default();
-            if self.on_line(event, newline.saturating_sub(event_start)) {
+            if self.on_line(event, newline - event_start) {
                 if self.dispatch(buf.get(event_start..scan).unwrap_or_default()) {
                     out.extend_from_slice(buf.get(run_start..event_start).unwrap_or_default());
                     run_start = scan;
@@ -250,7 +251,7 @@ impl Meter {
     #[inline]
     fn on_line(&mut self, event: &[u8], newline: usize) -> bool {
         let start = self.lines.line_start;
-        self.lines.line_start = newline.saturating_add(1);
+        self.lines.line_start = newline + 1;
         let had_content = std::mem::take(&mut self.lines.line_has_content);
         let mut line = event.get(start..newline).unwrap_or_default();
         if let [rest @ .., b'\r'] = line {
@@ -263,23 +264,26 @@ impl Meter {
         if self.lines.skipping {
             return false;
         }
-        // The value of a field starts after its colon and one optional space.
-        let value = |field_len: usize| {
-            let from = start.saturating_add(field_len);
-            let from = if line.get(field_len) == Some(&b' ') { from.saturating_add(1) } else { from };
-            Some((from, start.saturating_add(line.len()).max(from)))
-        };
-        // Slice patterns, not `starts_with`: no call into memcmp per line.
-        if let [b'd', b'a', b't', b'a', b':', ..] | [b'd', b'a', b't', b'a'] = line {
-            if self.lines.data.is_some() {
-                self.lines.more_data = true;
-            } else {
-                self.lines.data = value(5);
-            }
-        } else if let [b'e', b'v', b'e', b'n', b't', b':', ..] = line {
-            self.lines.name = value(6);
+        // Slice patterns, not `starts_with`: no call into memcmp per line. A field's value
+        // starts after its colon and one optional space.
+        let end = start + line.len();
+        let value = |rest: &[u8]| (end - rest.len() + usize::from(rest.first() == Some(&b' ')), end);
+        match line {
+            [b'd', b'a', b't', b'a', b':', rest @ ..] => self.data_line(value(rest)),
+            [b'd', b'a', b't', b'a'] => self.data_line((end, end)),
+            [b'e', b'v', b'e', b'n', b't', b':', rest @ ..] => self.lines.name = Some(value(rest)),
+            _ => {}
         }
         false
+    }
+
+    #[inline]
+    fn data_line(&mut self, value: (usize, usize)) {
+        if self.lines.data.is_some() {
+            self.lines.more_data = true;
+        } else {
+            self.lines.data = Some(value);
+        }
     }
 
     /// Meters one whole event (the lines read are in `self.lines`); returns whether to hide
@@ -508,12 +512,12 @@ fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
         let x = u128::from_le_bytes(*block) ^ splat;
         let hits = x.wrapping_sub(LO128) & !x & HI128;
         if hits != 0 {
-            return Some(offset.saturating_add((hits.trailing_zeros() / 8) as usize));
+            return Some(offset + (hits.trailing_zeros() / 8) as usize);
         }
-        offset = offset.saturating_add(16);
+        offset += 16;
     }
     let at = tail.iter().position(|&c| c == needle)?;
-    Some(offset.saturating_add(at))
+    Some(offset + at)
 }
 
 /// The first `a` or `b` in `hay`, eight bytes at a time.
@@ -522,16 +526,17 @@ fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     let (splat_a, splat_b) = (LO.wrapping_mul(u64::from(a)), LO.wrapping_mul(u64::from(b)));
     let (words, tail) = hay.as_chunks::<8>();
     let mut offset = 0_usize;
+    // `offset` stays below `hay.len()`: plain `+` cannot overflow.
     for bytes in words {
         let w = u64::from_le_bytes(*bytes);
         let hits = zero_bytes(w ^ splat_a) | zero_bytes(w ^ splat_b);
         if hits != 0 {
-            return Some(offset.saturating_add((hits.trailing_zeros() / 8) as usize));
+            return Some(offset + (hits.trailing_zeros() / 8) as usize);
         }
-        offset = offset.saturating_add(8);
+        offset += 8;
     }
     let at = tail.iter().position(|&c| c == a || c == b)?;
-    Some(offset.saturating_add(at))
+    Some(offset + at)
 }
 
 /// An allocation-free JSON reader for the frequent events: a cursor that walks objects and
@@ -541,6 +546,7 @@ fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
 mod skim {
     use super::{find_either, Cow};
 
+    /// Positions only ever grow by small steps within `s`, so plain `+` cannot overflow.
     pub(super) struct Cursor<'a> {
         s: &'a [u8],
         i: usize,
@@ -559,14 +565,14 @@ mod skim {
                 if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
                     return Some(b);
                 }
-                self.i = self.i.saturating_add(1);
+                self.i += 1;
             }
         }
 
         #[inline(always)]
         fn eat(&mut self, byte: u8) -> Option<()> {
             if self.peek()? == byte {
-                self.i = self.i.saturating_add(1);
+                self.i += 1;
                 Some(())
             } else {
                 None
@@ -574,29 +580,29 @@ mod skim {
         }
 
         /// Enters the object here; `Some(false)` when it is empty (and consumed).
-        #[inline]
+        #[inline(always)]
         pub(super) fn object(&mut self) -> Option<bool> {
             self.eat(b'{')?;
             if self.peek()? == b'}' {
-                self.i = self.i.saturating_add(1);
+                self.i += 1;
                 return Some(false);
             }
             Some(true)
         }
 
         /// Enters the array here; `Some(false)` when it is empty (and consumed).
-        #[inline]
+        #[inline(always)]
         pub(super) fn array(&mut self) -> Option<bool> {
             self.eat(b'[')?;
             if self.peek()? == b']' {
-                self.i = self.i.saturating_add(1);
+                self.i += 1;
                 return Some(false);
             }
             Some(true)
         }
 
         /// The next member's key, decoded; the cursor moves to its value.
-        #[inline]
+        #[inline(always)]
         pub(super) fn key(&mut self) -> Option<Cow<'a, [u8]>> {
             if self.peek()? != b'"' {
                 return None;
@@ -615,13 +621,13 @@ mod skim {
         }
 
         /// After a member: whether another follows (`,`) or the object ends (`}`).
-        #[inline]
+        #[inline(always)]
         pub(super) fn next_member(&mut self) -> Option<bool> {
             self.after(b'}')
         }
 
         /// After an element: whether another follows (`,`) or the array ends (`]`).
-        #[inline]
+        #[inline(always)]
         pub(super) fn next_element(&mut self) -> Option<bool> {
             self.after(b']')
         }
@@ -629,7 +635,7 @@ mod skim {
         #[inline(always)]
         fn after(&mut self, close: u8) -> Option<bool> {
             let b = self.peek()?;
-            self.i = self.i.saturating_add(1);
+            self.i += 1;
             if b == b',' {
                 Some(true)
             } else if b == close {
@@ -642,21 +648,21 @@ mod skim {
         /// From an opening quote: moves past the closing one; says whether it held an escape.
         #[inline(always)]
         fn string(&mut self) -> Option<bool> {
-            let mut j = self.i.saturating_add(1);
+            let mut j = self.i + 1;
             let mut escaped = false;
             loop {
-                j = j.saturating_add(find_either(self.s.get(j..)?, b'"', b'\\')?);
+                j += find_either(self.s.get(j..)?, b'"', b'\\')?;
                 if *self.s.get(j)? == b'"' {
-                    self.i = j.saturating_add(1);
+                    self.i = j + 1;
                     return Some(escaped);
                 }
                 escaped = true;
-                j = j.saturating_add(2);
+                j += 2;
             }
         }
 
         /// Skips the value here.
-        #[inline]
+        #[inline(always)]
         pub(super) fn skip(&mut self) -> Option<()> {
             match self.peek()? {
                 b'"' => self.string().map(|_| ()),
@@ -667,7 +673,7 @@ mod skim {
                         if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
                             break;
                         }
-                        self.i = self.i.saturating_add(1);
+                        self.i += 1;
                     }
                     (self.i > start).then_some(())
                 }
@@ -686,18 +692,18 @@ mod skim {
                     b'}' | b']' => {
                         depth = depth.checked_sub(1)?;
                         if depth == 0 {
-                            self.i = self.i.saturating_add(1);
+                            self.i += 1;
                             return Some(());
                         }
                     }
                     _ => {}
                 }
-                self.i = self.i.saturating_add(1);
+                self.i += 1;
             }
         }
 
         /// Skips the value here and returns its text.
-        #[inline]
+        #[inline(always)]
         pub(super) fn raw(&mut self) -> Option<&'a [u8]> {
             self.peek()?;
             let start = self.i;

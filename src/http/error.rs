@@ -40,6 +40,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra headers (`allow`, `retry-after`, `x-should-retry`).
     pub headers: Vec<(&'static str, String)>,
+    /// The request field at fault, for the provider-shaped `param` under `/v1/*`.
+    pub param: Option<&'static str>,
 }
 
 /// A rendered error: what a response adapter needs, and nothing runtime-specific.
@@ -53,11 +55,16 @@ pub struct Rendered {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), headers: Vec::new() }
+        ApiError { status, code, message: message.into(), headers: Vec::new(), param: None }
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn with_param(mut self, param: Option<&'static str>) -> Self {
+        self.param = param;
         self
     }
 
@@ -132,7 +139,7 @@ impl ApiError {
                     "error": {
                         "type": self.provider_type(),
                         "message": self.message,
-                        "param": null,
+                        "param": self.param,
                         "code": self.code,
                     }
                 })
