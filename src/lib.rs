@@ -96,6 +96,7 @@ mod entry {
             Route::ApiKeyDelete(id) => me::key_delete(&req, &learner()?, &id).await,
             Route::ApiKeysRotate => me::keys_rotate(req, &learner()?).await,
             Route::ApiExport => me::export(&req, &learner()?).await,
+            Route::ApiUsage => me::usage(&req, &learner()?).await,
             Route::AdminLearner(id) => me::admin_learner(req, &learner()?, &id).await,
             Route::AdminInvites => me::admin_invite(req, &learner()?).await,
             Route::V1Messages => crate::gateway::routes::call(req, env, &config, ctx, Dialect::Anthropic).await,

@@ -289,21 +289,30 @@ impl Meter {
     /// Meters one whole event (the lines read are in `self.lines`); returns whether to hide
     /// it from the client.
     fn dispatch(&mut self, event: &[u8]) -> bool {
-        let lines = std::mem::take(&mut self.lines);
-        if lines.skipping {
+        // Fields one by one: a whole-struct copy right after `on_line`'s field stores stalls
+        // on store forwarding (measured: 7% of the meter's time).
+        let EventLines { name, data, more_data, any, skipping, .. } = self.lines;
+        self.lines.line_start = 0;
+        self.lines.name = None;
+        self.lines.data = None;
+        self.lines.more_data = false;
+        self.lines.any = false;
+        self.lines.skipping = false;
+        self.lines.line_has_content = false;
+        if skipping {
             self.state.output_bytes = self.state.output_bytes.saturating_add(event.len() as u64);
             return false;
         }
-        if !lines.any {
+        if !any {
             return false; // blank lines alone
         }
         self.state.events = self.state.events.saturating_add(1);
-        let name = lines.name.and_then(|(from, to)| event.get(from..to)).unwrap_or_default();
-        let data = if lines.more_data {
+        let name = name.and_then(|(from, to)| event.get(from..to)).unwrap_or_default();
+        let data = if more_data {
             Cow::Owned(joined_data(event))
         } else {
             // An event without data is not dispatched (SSE).
-            let Some(data) = lines.data.and_then(|(from, to)| event.get(from..to)) else { return false };
+            let Some(data) = data.and_then(|(from, to)| event.get(from..to)) else { return false };
             Cow::Borrowed(data)
         };
         match self.dialect {

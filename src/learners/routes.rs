@@ -404,6 +404,53 @@ pub async fn keys_rotate(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     private(respond::json(201, &json!({"key": issued.key.as_str(), "key_id": issued.key_id, "key_prefix": issued.key.prefix()}))?)
 }
 
+/// Query parameters of the evidence lists: `limit`, `before` (request id), `lesson`, `day`.
+pub struct PageQuery {
+    pub limit: i64,
+    pub before: String,
+    pub lesson: Option<String>,
+    pub day: Option<String>,
+}
+
+pub fn page_query(req: &Request) -> Result<PageQuery> {
+    let url = req.url().map_err(|_| ApiError::bad_request("invalid_url", "The URL could not be parsed."))?;
+    let mut q = PageQuery { limit: 50, before: "req_~".to_string(), lesson: None, day: None };
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "limit" => {
+                q.limit = v.parse::<i64>().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| ApiError::bad_request("invalid_field", "`limit` must be an integer from 1 to 200."))?
+            }
+            "before" => {
+                if !ids::looks_like(&v, "req_") {
+                    return Err(ApiError::bad_request("invalid_field", "`before` must be a request id (req_…) from a previous page."));
+                }
+                q.before = v.into_owned();
+            }
+            "lesson" => {
+                known_lesson(&v)?;
+                q.lesson = Some(v.into_owned());
+            }
+            "day" => {
+                let ok = v.len() == 10 && v.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+                if !ok {
+                    return Err(ApiError::bad_request("invalid_field", "`day` must be a UTC date, YYYY-MM-DD."));
+                }
+                q.day = Some(v.into_owned());
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+pub async fn usage(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
+    let l = auth::learner(req, &ctx.db, ctx.config, ctx.now, false).await?;
+    let q = page_query(req)?;
+    let rows = store::usage_page(&ctx.db, &l.id, &q.before, q.lesson.as_deref(), q.day.as_deref(), q.limit).await?;
+    let next = if rows.len() as i64 == q.limit { rows.last().and_then(|r| r.get("request_id")).cloned() } else { None };
+    private(respond::json(200, &json!({"usage": rows, "next_before": next}))?)
+}
+
 pub async fn export(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
     let l = auth::learner(req, &ctx.db, ctx.config, ctx.now, false).await?;
     let (p, b) = budget_of(ctx, &l.id).await?;

@@ -57,6 +57,14 @@ const USAGE_ALL: &str = "SELECT request_id, created_at, endpoint, provider, mode
   cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens, cost_micros, estimated, lesson_id, run_id
   FROM usage WHERE learner_id = ?1 ORDER BY request_id";
 
+/// Newest first, keyset-paginated by request id (ULIDs sort by time). ?2 = exclusive upper bound.
+const USAGE_PAGE: &str = "SELECT request_id, created_at, day, endpoint, provider, model, upstream_model, stream, status, outcome,
+  input_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens, cost_micros, estimated,
+  stop_reason, latency_ms, ttfb_ms, aig_log_id, lesson_id, run_id, transcript_key
+  FROM usage WHERE learner_id = ?1 AND request_id < ?2
+    AND (?3 IS NULL OR lesson_id = ?3) AND (?4 IS NULL OR day = ?4)
+  ORDER BY request_id DESC LIMIT ?5";
+
 const IN_FLIGHT: &str = "SELECT COUNT(*) AS n FROM reservations WHERE learner_id = ?1";
 /// Account deletion (DESIGN.md §7): the books keep usage and day counters under a tombstone
 /// (?2); everything personal goes. `true` = the statement takes the tombstone.
@@ -210,6 +218,15 @@ pub async fn export_rows(db: &D1Database, learner: &str) -> Result<[Vec<serde_js
     let results = db.batch(stmts).await.map_err(d1::fail("export"))?;
     let rows = |i: usize| results.get(i).and_then(|r| r.results::<serde_json::Value>().ok()).unwrap_or_default();
     Ok([rows(0), rows(1), rows(2)])
+}
+
+/// A page of the learner's usage rows, newest first, before `before` (a request id).
+pub async fn usage_page(db: &D1Database, learner: &str, before: &str, lesson: Option<&str>, day: Option<&str>, limit: i64) -> Result<Vec<serde_json::Value>> {
+    let r = prepare(db, USAGE_PAGE, &[text(learner), text(before), opt_text(lesson), opt_text(day), int(limit)], "usage")?
+        .all()
+        .await
+        .map_err(d1::fail("usage"))?;
+    r.results::<serde_json::Value>().map_err(d1::fail("usage"))
 }
 
 pub async fn revoke_all_keys(db: &D1Database, learner: &str, now: i64) -> Result<()> {

@@ -31,6 +31,8 @@ pub enum Setup {
     Invite,
     /// The shipped rate limits (5 enrollments / sign-ins per minute), for the tests of them.
     Tight,
+    /// An upstream timeout of 300 ms, for the hang tests.
+    Timeout,
 }
 
 impl Setup {
@@ -41,6 +43,7 @@ impl Setup {
             Setup::NoR2 => "no-r2",
             Setup::Invite => "invite",
             Setup::Tight => "tight",
+            Setup::Timeout => "timeout",
         }
     }
 
@@ -58,8 +61,11 @@ impl Setup {
             ("ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
             ("COOKIE_SECURE".to_string(), "false".to_string()),
         ];
-        if matches!(self, Setup::Default | Setup::NoR2) {
+        if matches!(self, Setup::Default | Setup::NoR2 | Setup::Timeout | Setup::Tight) {
             vars.push(("AI_GATEWAY_URL".to_string(), crate::stub::stub().base_url()));
+        }
+        if self == Setup::Timeout {
+            vars.push(("UPSTREAM_TIMEOUT_MS".to_string(), "300".to_string()));
         }
         if self == Setup::Invite {
             vars.push(("ENROLLMENT".to_string(), "invite".to_string()));
@@ -279,6 +285,40 @@ impl TestApp {
     /// A request authenticated with a learner's cookie, as our own pages send it.
     pub fn as_cookie(&self, method: &str, path: &str, cookie: &str) -> reqwest::RequestBuilder {
         self.request(method, path).header("cookie", cookie).header("sec-fetch-site", "same-origin")
+    }
+
+    /// The learner's usage rows, newest first, once at least `n` exist (settlement runs after
+    /// the response, in `wait_until`).
+    pub async fn usage_rows(&self, key: &str, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..100 {
+            let (status, body) = json(self.as_key("GET", "/api/me/usage?limit=200", key).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{body}");
+            let rows = body["usage"].as_array().unwrap().clone();
+            if rows.len() >= n {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("fewer than {n} usage rows after 10 s\n{}", self.log());
+    }
+
+    /// The learner's budget as `/api/me` reports it.
+    pub async fn budget(&self, key: &str) -> serde_json::Value {
+        let (status, body) = json(self.as_key("GET", "/api/me", key).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        body["budget"].clone()
+    }
+
+    /// Waits until the learner has no reservation in flight (every call settled).
+    pub async fn settled(&self, key: &str) -> serde_json::Value {
+        for _ in 0..100 {
+            let b = self.budget(key).await;
+            if b["reserved_usd"] == "0.000000" {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("a reservation is still open after 10 s\n{}", self.log());
     }
 
     /// The operator API.

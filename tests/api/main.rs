@@ -6,5 +6,6 @@ mod stub;
 
 mod browser;
 mod course;
+mod gateway;
 mod health;
 mod learners;
