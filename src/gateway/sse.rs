@@ -711,6 +711,20 @@ mod skim {
             }
         }
 
+        /// The decoded UTF-8 length of the string value here (0 for any other value, skipped),
+        /// read in one pass when the string has no escapes.
+        #[inline(always)]
+        pub(super) fn string_len(&mut self) -> Option<u64> {
+            if self.peek()? != b'"' {
+                self.skip()?;
+                return Some(0);
+            }
+            let start = self.i;
+            let escaped = self.string()?;
+            let raw = self.s.get(start..self.i)?;
+            Some(if escaped { decoded_len(raw) } else { raw.len().saturating_sub(2) as u64 })
+        }
+
         /// Skips the value here and returns its text.
         #[inline(always)]
         pub(super) fn raw(&mut self) -> Option<&'a [u8]> {
@@ -804,10 +818,10 @@ mod skim {
             if *c.key()? == *b"delta" && c.peek()? == b'{' {
                 if c.object()? {
                     loop {
-                        let key = c.key()?;
-                        let raw = c.raw()?;
-                        if matches!(&*key, b"text" | b"partial_json" | b"thinking") {
-                            *bytes = bytes.saturating_add(decoded_len(raw));
+                        if matches!(&*c.key()?, b"text" | b"partial_json" | b"thinking") {
+                            *bytes = bytes.saturating_add(c.string_len()?);
+                        } else {
+                            c.skip()?;
                         }
                         if !c.next_member()? {
                             break;
@@ -940,7 +954,7 @@ mod skim {
                             let key = c.key()?;
                             match &*key {
                                 b"content" | b"refusal" | b"reasoning_content" => {
-                                    chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(c.raw()?));
+                                    chunk.output_bytes = chunk.output_bytes.saturating_add(c.string_len()?);
                                 }
                                 b"tool_calls" if c.peek()? == b'[' => openai_tool_calls(c, chunk)?,
                                 _ => c.skip()?,
@@ -972,10 +986,10 @@ mod skim {
                     if *c.key()? == *b"function" && c.peek()? == b'{' {
                         if c.object()? {
                             loop {
-                                let key = c.key()?;
-                                let raw = c.raw()?;
-                                if matches!(&*key, b"name" | b"arguments") {
-                                    chunk.output_bytes = chunk.output_bytes.saturating_add(decoded_len(raw));
+                                if matches!(&*c.key()?, b"name" | b"arguments") {
+                                    chunk.output_bytes = chunk.output_bytes.saturating_add(c.string_len()?);
+                                } else {
+                                    c.skip()?;
                                 }
                                 if !c.next_member()? {
                                     break;

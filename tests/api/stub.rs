@@ -239,6 +239,7 @@ async fn run(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> std::io:
 
 struct Shared {
     record: bool,
+    failed_once: Mutex<std::collections::HashSet<String>>,
     requests: Mutex<Vec<Recorded>>,
     next: AtomicU64,
     seed: u64,
@@ -252,6 +253,7 @@ impl Shared {
             .unwrap_or(0);
         Shared {
             record,
+            failed_once: Mutex::new(std::collections::HashSet::new()),
             requests: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
             seed: mix(nanos ^ u64::from(std::process::id()).rotate_left(32)),
@@ -300,6 +302,7 @@ impl Shared {
 /// | `[stub:no-usage]` | no usage: OpenAI chunks without `usage` (even with `include_usage`); Anthropic `message_delta` without `usage`; JSON without `usage` |
 /// | `[stub:slow=MS]` | streams: MS ms between events; JSON: MS ms before the response |
 /// | `[stub:usage-text]` | the answer's text contains [`FAKE_USAGE_TEXT`] |
+/// | `[stub:fail-first=NNN]` | the first request with this exact body fails with NNN; repeats succeed |
 #[derive(Clone, Debug, Default)]
 struct Faults {
     usage: Option<(u64, u64)>,
@@ -314,6 +317,7 @@ struct Faults {
     no_usage: bool,
     slow: Option<u64>,
     usage_text: bool,
+    fail_first: Option<u16>,
 }
 
 impl Faults {
@@ -340,6 +344,7 @@ impl Faults {
             no_usage: raw.contains("[stub:no-usage]"),
             slow: marker_value(raw, "slow").and_then(|v| v.trim().parse().ok()),
             usage_text: raw.contains("[stub:usage-text]"),
+            fail_first: marker_value(raw, "fail-first").and_then(|v| v.trim().parse().ok()).filter(status_in_range),
         }
     }
 }
@@ -441,6 +446,13 @@ async fn handle(
     }
     if let Some(status) = faults.status {
         return provider_error(provider, status, &ids, None);
+    }
+    // The first time this exact body arrives it fails; the SDK's retry (same body) succeeds.
+    if let Some(status) = faults.fail_first {
+        let first = shared.failed_once.lock().unwrap_or_else(|e| e.into_inner()).insert(raw.clone());
+        if first {
+            return provider_error(provider, status, &ids, None);
+        }
     }
     let ask = match Ask::parse(provider, &json, &faults) {
         Ok(ask) => ask,
