@@ -1,68 +1,138 @@
 #!/usr/bin/env bash
-# Prints one table from one run: the WASM size, and latency/throughput of routes under a bounded
-# load on loopback next to the runtime's own floor (a static asset served from the binary).
-# Not part of the tests or CI. Usage: scripts/bench.sh [seconds per row, default 5]
+# The bench: one table from one run, each row read against the local runtime's own floor.
+# Not part of the tests or CI (it installs oha, and LiteLLM when BENCH_LITELLM=1).
+#   scripts/bench.sh [seconds per row, default 5]
+# Rows: pages next to a static asset; gateway calls straight to the stub AI Gateway, through a
+# bare forwarding worker (bench-only build feature), through the academy, and through LiteLLM's
+# proxy against the same stub; streamed time to first byte; the SSE meter's native throughput;
+# 2,000 mixed requests at concurrency 50 checked for exact accounting; the WASM size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 export WRANGLER_SEND_METRICS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false CI=true
 
-scripts/setup.sh
+scripts/setup.sh >/dev/null
 if [ "$(oha --version 2>/dev/null | awk '{print $2}')" != "1.16.0" ]; then
   echo "==> installing oha 1.16.0 (load generator, once)"
   cargo install oha --version 1.16.0 --locked
 fi
-echo "==> building the worker"
-scripts/build.sh >/dev/null 2>&1
-
 out=bench-out
 rm -rf "$out"; mkdir -p "$out"
-npx wrangler deploy --dry-run --outdir "$out/dist" -c wrangler.toml >"$out/dry-run.log" 2>&1 || {
-  cat "$out/dry-run.log"; exit 1; }
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+echo "==> building the worker (production, for its size) and the bench build"
+scripts/build.sh >"$out/build.log" 2>&1
+npx wrangler deploy --dry-run --outdir "$out/dist" -c wrangler.toml >"$out/dry-run.log" 2>&1 || { cat "$out/dry-run.log"; exit 1; }
 wasm=$(find "$out/dist" -name '*.wasm' | head -1)
 raw=$(wc -c <"$wasm"); gz=$(gzip -9 -c "$wasm" | wc -c)
-upload=$(grep -o 'Total Upload:.*' "$out/dry-run.log" || true)
+scripts/build.sh --out-dir build-bench . --features bench >>"$out/build.log" 2>&1
+cargo build --release --example stub_gateway --example sse_bench >>"$out/build.log" 2>&1
 
-scripts/nobuild-config.sh wrangler.toml > wrangler.bench.toml
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-insp=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-npx wrangler d1 migrations apply DB --local -c wrangler.bench.toml --persist-to "$out/state" >/dev/null 2>&1
-exec 3> >(cat >/dev/null)
+stub_port=$(free_port); port=$(free_port); insp=$(free_port)
+stub="http://127.0.0.1:$stub_port"
+gateway="$stub/v1/test-account/test-gateway"
+base="http://127.0.0.1:$port"
+admin=bench-admin-token-0123456789
+
+# Every server runs under supervise.sh reading this FIFO; this script holds its only writer,
+# so when the bench ends (or is killed) they all see EOF and stop.
+mkfifo "$out/alive"; exec 3<>"$out/alive"
+setsid scripts/supervise.sh target/release/examples/stub_gateway "$stub_port" >"$out/stub.log" 2>&1 <"$out/alive" &
+scripts/nobuild-config.sh wrangler.toml \
+  | sed -e 's#^main = .*#main = "build-bench/worker/shim.mjs"#' -e 's/limit = [0-9]*, period/limit = 1000000, period/' \
+  > wrangler.bench.toml
+trap 'exec 3>&-; rm -f wrangler.bench.toml' EXIT
+npx wrangler d1 migrations apply DB --local -c wrangler.bench.toml --persist-to "$out/state" >"$out/migrations.log" 2>&1
 setsid scripts/supervise.sh npx wrangler dev -c wrangler.bench.toml --local --ip 127.0.0.1 \
   --port "$port" --inspector-port "$insp" --persist-to "$out/state" --log-level warn \
-  --show-interactive-dev-session=false --var SESSION_SECRET:bench-secret-0123456789abcdef --var ADMIN_TOKEN:bench \
-  >"$out/wrangler.log" 2>&1 <&3 &
-trap 'exec 3>&-; rm -f wrangler.bench.toml' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 300); do curl -s -o /dev/null "$base/healthz" && break; sleep 0.1; done
+  --show-interactive-dev-session=false --var "AI_GATEWAY_URL:$gateway" --var "ADMIN_TOKEN:$admin" \
+  --var "SESSION_SECRET:bench-session-secret-0123456789" --var "COOKIE_SECURE:false" \
+  >"$out/wrangler.log" 2>&1 <"$out/alive" &
+for _ in $(seq 1 300); do curl -sf -o /dev/null "$base/healthz" && curl -sf -o /dev/null "$stub/healthz" && break; sleep 0.1; done
+
+enroll=$(curl -sf -X POST "$base/api/enroll" -H 'content-type: application/json' -d '{}')
+key=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["key"])' "$enroll")
+lid=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["learner_id"])' "$enroll")
+curl -sf -X PATCH "$base/api/admin/learners/$lid" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
+  -d '{"budget_usd":"100000","daily_budget_usd":"100000"}' >/dev/null
+curl -sf -X PATCH "$base/api/admin/learners/$lid" -H "authorization: Bearer $admin" -H 'content-type: application/json' -d '{}' >/dev/null || true
 
 css=$(curl -s "$base/nope" | grep -o '/static/app\.[0-9a-f]*\.css' | head -1)
+msg='{"model":"course-strong","max_tokens":64,"messages":[{"role":"user","content":"Hello [stub:usage=120,16]"}]}'
+up='{"model":"claude-sonnet-5-5","max_tokens":64,"messages":[{"role":"user","content":"Hello [stub:usage=120,16]"}]}'
+chat='{"model":"course-openai","max_completion_tokens":64,"messages":[{"role":"user","content":"Hello [stub:usage=120,16]"}]}'
 
-# route label, path, concurrency
+litellm_url=""
+if [ "${BENCH_LITELLM:-0}" = 1 ]; then
+  echo "==> installing and starting LiteLLM's proxy (bench only)"
+  python3 -m venv "$out/litellm-venv" && "$out/litellm-venv/bin/pip" install -q 'litellm[proxy]' >"$out/litellm-install.log" 2>&1 || true
+  if [ -x "$out/litellm-venv/bin/litellm" ]; then
+    lport=$(free_port)
+    cat >"$out/litellm.yaml" <<YAML
+model_list:
+  - model_name: course-openai
+    litellm_params: { model: openai/gpt-5-mini, api_base: "$gateway/openai", api_key: sk-bench }
+general_settings: { master_key: sk-bench }
+YAML
+    setsid scripts/supervise.sh "$out/litellm-venv/bin/litellm" --config "$out/litellm.yaml" --port "$lport" >"$out/litellm.log" 2>&1 <"$out/alive" &
+    for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$lport/health/liveliness" && litellm_url="http://127.0.0.1:$lport" && break; sleep 0.2; done
+  fi
+fi
+
+# label | method | url | concurrency | body | extra header
 rows=(
-  "static asset (floor)|$css|8"
-  "/healthz (D1 + R2)|/healthz|8"
-  "404 page|/no-such-page|8"
-  "lesson page|/lessons/model-api|8"
-  "search page|/search?q=agentic+loop+tools|8"
-  "search JSON|/api/search?q=prompt+injection|8"
+  "static asset (floor)|GET|$base$css|8||"
+  "/healthz (D1 + R2)|GET|$base/healthz|8||"
+  "lesson page|GET|$base/lessons/model-api|8||"
+  "search page|GET|$base/search?q=agentic+loop+tools|8||"
+  "search JSON|GET|$base/api/search?q=prompt+injection|8||"
+  "static asset (floor)|GET|$base$css|1||"
+  "messages: stub directly|POST|$gateway/anthropic/v1/messages|1|$up|"
+  "messages: bare forwarding worker|POST|$base/bench/forward|1|$up|"
+  "messages: academy|POST|$base/v1/messages|1|$msg|x-api-key: $key"
+  "messages: stub directly|POST|$gateway/anthropic/v1/messages|8|$up|"
+  "messages: bare forwarding worker|POST|$base/bench/forward|8|$up|"
+  "messages: academy|POST|$base/v1/messages|8|$msg|x-api-key: $key"
+  "chat: academy|POST|$base/v1/chat/completions|8|$chat|authorization: Bearer $key"
 )
-[ -n "${BENCH_EXTRA_ROWS:-}" ] && IFS=';' read -r -a extra <<<"$BENCH_EXTRA_ROWS" && rows+=("${extra[@]}")
+[ -n "$litellm_url" ] && rows+=("chat: LiteLLM proxy|POST|$litellm_url/v1/chat/completions|1|$chat|authorization: Bearer sk-bench" "chat: LiteLLM proxy|POST|$litellm_url/v1/chat/completions|8|$chat|authorization: Bearer sk-bench")
 
-printf '\n| route | c | req/s | p50 ms | p99 ms | p50 vs floor |\n|---|---|---|---|---|---|\n'
-floor=""
+printf '\n| row | c | req/s | p50 ms | p99 ms | p50 / floor |\n|---|---|---|---|---|---|\n'
+floor8=""; floor1=""
 for row in "${rows[@]}"; do
-  IFS='|' read -r label path conc <<<"$row"
-  oha -z "${secs}s" -c "$conc" --no-tui --output-format json "$base$path" >"$out/oha.json" 2>/dev/null
-  read -r rps p50 p99 < <(python3 - "$out/oha.json" <<'PY'
+  IFS='|' read -r label method url conc body header <<<"$row"
+  args=(-z "${secs}s" -c "$conc" --no-tui --output-format json -m "$method")
+  [ -n "$body" ] && args+=(-H 'content-type: application/json' -d "$body")
+  [ -n "$header" ] && args+=(-H "$header")
+  oha "${args[@]}" "$url" >"$out/oha.json" 2>/dev/null
+  read -r rps p50 p99 ok < <(python3 - "$out/oha.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 lp = d["latencyPercentiles"]
-print(f'{d["summary"]["requestsPerSec"]:.0f} {lp["p50"]*1000:.2f} {lp["p99"]*1000:.2f}')
+codes = d.get("statusCodeDistribution", {})
+bad = sum(v for k, v in codes.items() if not k.startswith("2") and not k.startswith("3"))
+print(f'{d["summary"]["requestsPerSec"]:.0f} {lp["p50"]*1000:.2f} {lp["p99"]*1000:.2f} {"ok" if bad == 0 else f"{bad}_non2xx"}')
 PY
 )
-  [ -z "$floor" ] && floor=$p50
+  if [ "$conc" = 8 ] && [ -z "$floor8" ]; then floor8=$p50; fi
+  if [ "$conc" = 1 ] && [ -z "$floor1" ]; then floor1=$p50; fi
+  floor=$([ "$conc" = 1 ] && echo "$floor1" || echo "$floor8")
   ratio=$(python3 -c "print(f'{$p50/$floor:.2f}x')")
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$conc" "$rps" "$p50" "$p99" "$ratio"
+  note=""; [ "$ok" != ok ] && note=" ($ok)"
+  printf '| %s%s | %s | %s | %s | %s | %s |\n' "$label" "$note" "$conc" "$rps" "$p50" "$p99" "$ratio"
 done
-printf '\nWASM: %s bytes raw, %s bytes gzip (%s)\n' "$raw" "$gz" "$upload"
+
+sse='{"model":"course-strong","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Hi [stub:usage=120,16]"}]}'
+sse_up='{"model":"claude-sonnet-5-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Hi [stub:usage=120,16]"}]}'
+ct='{"content-type":"application/json"}'
+read -r d50 d99 < <(node bench/ttfb.mjs "$gateway/anthropic/v1/messages" 200 "$ct" "$sse_up")
+read -r f50 f99 < <(node bench/ttfb.mjs "$base/bench/forward" 200 "$ct" "$sse_up")
+read -r a50 a99 < <(node bench/ttfb.mjs "$base/v1/messages" 200 "{\"content-type\":\"application/json\",\"x-api-key\":\"$key\"}" "$sse")
+printf '| stream TTFB: stub directly | 1 | | %s | %s | |\n' "$d50" "$d99"
+printf '| stream TTFB: bare forwarding worker | 1 | | %s | %s | |\n' "$f50" "$f99"
+printf '| stream TTFB: academy | 1 | | %s | %s | |\n' "$a50" "$a99"
+
+echo
+echo "SSE meter (native): $(target/release/examples/sse_bench 2>/dev/null | tail -1)"
+echo "Mixed load: $(node bench/mixed.mjs "$base" "$key" 2000 50)"
+printf 'WASM: %s bytes raw, %s bytes gzip (%s)\n' "$raw" "$gz" "$(grep -o 'Total Upload:.*' "$out/dry-run.log" || true)"

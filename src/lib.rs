@@ -10,6 +10,7 @@ pub mod http;
 pub mod ids;
 pub mod learners;
 pub mod routes;
+pub mod transcripts;
 pub mod views;
 
 #[cfg(target_arch = "wasm32")]
@@ -102,6 +103,8 @@ mod entry {
             Route::V1Messages => crate::gateway::routes::call(req, env, &config, ctx, Dialect::Anthropic).await,
             Route::V1ChatCompletions => crate::gateway::routes::call(req, env, &config, ctx, Dialect::OpenAi).await,
             Route::V1Models => crate::gateway::routes::models(&config),
+            #[cfg(feature = "bench")]
+            Route::BenchForward => crate::gateway::routes::bench_forward(req, &config).await,
         }
     }
 }

@@ -43,6 +43,8 @@ pub enum Route {
     V1Messages,
     V1ChatCompletions,
     V1Models,
+    #[cfg(feature = "bench")]
+    BenchForward,
 }
 
 /// What a method and a path resolve to.
@@ -92,6 +94,8 @@ fn table(segments: &[&str]) -> Vec<(&'static str, Route)> {
         ["v1", "messages"] => vec![("POST", Route::V1Messages)],
         ["v1", "chat", "completions"] => vec![("POST", Route::V1ChatCompletions)],
         ["v1", "models"] => vec![("GET", Route::V1Models)],
+        #[cfg(feature = "bench")]
+        ["bench", "forward"] => vec![("POST", Route::BenchForward)],
         _ => Vec::new(),
     }
 }

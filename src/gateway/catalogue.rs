@@ -314,10 +314,9 @@ impl RawModel {
         let prices = self.prices.validate("price")?;
         let mut tiers: Vec<Tier> = Vec::with_capacity(self.tiers.len());
         for raw in &self.tiers {
-            let above = u64::try_from(raw.above_prompt_tokens)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("a tier's `above_prompt_tokens` must be positive; got {}", raw.above_prompt_tokens))?;
+            let above = u64::try_from(raw.above_prompt_tokens).ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("a tier's `above_prompt_tokens` must be positive; got {}", raw.above_prompt_tokens)
+            })?;
             let (below_above, below) = tiers.last().map_or((0, &prices), |t| (t.above_prompt_tokens, &t.prices));
             if above <= below_above {
                 return Err("tiers must be listed by ascending `above_prompt_tokens`".to_owned());
@@ -327,16 +326,18 @@ impl RawModel {
             // priced in its bound's tier above any cost the request can settle at.
             for ((kind, lower), (_, higher)) in below.kinds().into_iter().zip(tier_prices.kinds()) {
                 if higher < lower {
-                    return Err(format!("the tier above {above} prompt tokens must not price `{kind}` below the tier under it"));
+                    return Err(format!(
+                        "the tier above {above} prompt tokens must not price `{kind}` below the tier under it"
+                    ));
                 }
             }
             tiers.push(Tier { above_prompt_tokens: above, prices: tier_prices });
         }
-        let default_max_tokens = positive(self.default_max_tokens)
-            .ok_or_else(|| format!("`default_max_tokens` must be a positive integer; got {}", self.default_max_tokens))?;
-        let max_output_tokens = positive(self.max_output_tokens)
-            .filter(|max| *max >= default_max_tokens)
-            .ok_or_else(|| {
+        let default_max_tokens = positive(self.default_max_tokens).ok_or_else(|| {
+            format!("`default_max_tokens` must be a positive integer; got {}", self.default_max_tokens)
+        })?;
+        let max_output_tokens =
+            positive(self.max_output_tokens).filter(|max| *max >= default_max_tokens).ok_or_else(|| {
                 format!(
                     "`max_output_tokens` must be at least `default_max_tokens` ({default_max_tokens}); got {}",
                     self.max_output_tokens
@@ -377,8 +378,7 @@ fn positive(n: i64) -> Option<u64> {
 /// `YYYY-MM-DD` in shape (not a calendar check).
 fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+    b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
 }
 
 #[cfg(test)]
@@ -465,9 +465,26 @@ mod tests {
     #[test]
     fn invalid_catalogues_are_refused_with_a_reason() {
         refused(json!({"m": entry()}), "JSON array of models");
-        refused(json!([with(entry(), "prices", json!({"input": -1, "cache_write_5m": 0, "cache_write_1h": 0, "cache_read": 0, "output": 0}))]), "`input` must not be negative");
-        refused(json!([with(entry(), "prices", json!({"input": 0.5, "cache_write_5m": 0, "cache_write_1h": 0, "cache_read": 0, "output": 0}))]), "integer micro-USD");
-        refused(json!([with(entry(), "default_max_tokens", json!(0))]), "`default_max_tokens` must be a positive integer");
+        refused(
+            json!([with(
+                entry(),
+                "prices",
+                json!({"input": -1, "cache_write_5m": 0, "cache_write_1h": 0, "cache_read": 0, "output": 0})
+            )]),
+            "`input` must not be negative",
+        );
+        refused(
+            json!([with(
+                entry(),
+                "prices",
+                json!({"input": 0.5, "cache_write_5m": 0, "cache_write_1h": 0, "cache_read": 0, "output": 0})
+            )]),
+            "integer micro-USD",
+        );
+        refused(
+            json!([with(entry(), "default_max_tokens", json!(0))]),
+            "`default_max_tokens` must be a positive integer",
+        );
         refused(json!([with(entry(), "max_output_tokens", json!(5))]), "at least `default_max_tokens` (10)");
         refused(json!([with(entry(), "block_allowance", json!(0))]), "`block_allowance`");
         refused(json!([with(entry(), "price_checked", json!("yesterday"))]), "`price_checked`");
@@ -488,15 +505,23 @@ mod tests {
         refused(json!([tiers(json!([{"above_prompt_tokens": 0, "prices": p(2)}]))]), "must be positive");
         refused(json!([tiers(json!([{"above_prompt_tokens": 10, "prices": p(0)}]))]), "must not price `input` below");
         refused(
-            json!([tiers(json!([{"above_prompt_tokens": 10, "prices": p(2)}, {"above_prompt_tokens": 10, "prices": p(3)}]))]),
+            json!([tiers(
+                json!([{"above_prompt_tokens": 10, "prices": p(2)}, {"above_prompt_tokens": 10, "prices": p(3)}])
+            )]),
             "ascending",
         );
         let ok = Catalogue::from_json(
-            &json!([tiers(json!([{"above_prompt_tokens": 10, "prices": p(2)}, {"above_prompt_tokens": 20, "prices": p(3)}]))]).to_string(),
+            &json!([tiers(
+                json!([{"above_prompt_tokens": 10, "prices": p(2)}, {"above_prompt_tokens": 20, "prices": p(3)}])
+            )])
+            .to_string(),
         )
         .unwrap();
         let m = ok.get("m").unwrap();
-        assert_eq!([m.prices_for(10).input, m.prices_for(11).input, m.prices_for(20).input, m.prices_for(21).input], [1, 2, 2, 3]);
+        assert_eq!(
+            [m.prices_for(10).input, m.prices_for(11).input, m.prices_for(20).input, m.prices_for(21).input],
+            [1, 2, 2, 3]
+        );
     }
 
     #[test]

@@ -603,3 +603,19 @@ pub async fn sweep(env: &Env) {
         }
     }
 }
+
+/// Bench-only (feature `bench`): forwards the body to AI Gateway's Anthropic route and streams
+/// the answer back, with nothing else — the floor the academy's own overhead is read against.
+#[cfg(feature = "bench")]
+pub async fn bench_forward(mut req: Request, config: &Config) -> Result<Response> {
+    let body = req.bytes().await.map_err(|_| ApiError::bad_request("unreadable_body", "unreadable"))?;
+    let h = Headers::new();
+    let _ = h.set("content-type", "application/json");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(h).with_body(Some(js_sys_bytes(&body)));
+    let url = format!("{}/anthropic/v1/messages", config.ai_gateway_url.trim_end_matches('/'));
+    let upstream = Request::new_with_init(&url, &init).map_err(respond::internal)?;
+    let resp = Fetch::Request(upstream).send().await.map_err(respond::internal)?;
+    let (builder, body) = resp.into_parts();
+    Ok(builder.body(body))
+}

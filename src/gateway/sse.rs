@@ -18,11 +18,18 @@
 //! - OpenAI: every `data:` line but `[DONE]` (which completes the stream), reading the
 //!   top-level `usage` when non-null, `choices[].finish_reason` and the output deltas.
 //!
-//! The usage-bearing events are parsed with `serde_json`; the frequent content deltas are walked
-//! by `skim`, a small allocation-free JSON walker that follows strings and nesting exactly, so
-//! `"usage"` inside model text is only ever text. Output bytes (text, tool input and tool-call
-//! argument deltas, decoded) feed the upper **estimate** of DESIGN.md §6 for streams that break
-//! or end without usage. Pure: no worker, no clock.
+//! Events are read by `skim`, a small allocation-free JSON cursor that follows strings (escapes
+//! included) and nesting exactly, so `"usage"` inside model text is only ever text; the usage
+//! objects it finds are then deserialized with `serde_json` into `usage::AnthropicCounts` /
+//! `OpenAiCounts`. Output bytes (text, thinking, tool input and tool-call argument deltas,
+//! decoded) feed the upper **estimate** of DESIGN.md §6 for streams that break or end without
+//! usage. A partial event left when the stream ends is forwarded but not metered: SSE clients
+//! don't dispatch it either.
+//!
+//! Speed matters (it runs inside the Workers CPU budget): each byte is scanned for newlines
+//! once, eight or sixteen bytes at a time, whole events are forwarded straight from the chunk,
+//! and only a partial event is copied. `examples/sse_bench.rs` measures it. Pure: no worker,
+//! no clock.
 
 use std::borrow::Cow;
 
@@ -74,9 +81,10 @@ impl MeterOutcome {
     }
 
     /// An upper estimate for a stream that broke or ended without usage (DESIGN.md §6,
-    /// "Estimates"): input as last reported (`message_start`'s), else the reservation's input
-    /// bound, all as uncached input; output the larger of the last reported output tokens and
-    /// the output bytes received (a token is at least one byte), capped at `max_tokens`.
+    /// "Estimates"): the prompt tokens as last reported (`message_start`'s), else the
+    /// reservation's input bound as uncached input; output the larger of the last reported
+    /// output tokens and the output bytes received (a token is at least one byte), capped at
+    /// `max_tokens`. The caller still caps the cost at the reservation.
     pub fn estimate(&self, reserved_input_bound: u64, max_tokens: u64) -> Usage {
         estimate(self.usage, self.output_bytes, reserved_input_bound, max_tokens)
     }
@@ -162,7 +170,8 @@ impl Meter {
             // Complete the pending event line by line, copying only what it needs.
             let mut pending = std::mem::take(&mut self.pending);
             let completed = loop {
-                let Some((line_end, after)) = find_byte(rest, b'\n').and_then(|i| rest.split_at_checked(i.saturating_add(1)))
+                let Some((line_end, after)) =
+                    find_byte(rest, b'\n').and_then(|i| rest.split_at_checked(i.saturating_add(1)))
                 else {
                     pending.extend_from_slice(rest);
                     break false;
@@ -1094,23 +1103,42 @@ mod tests {
         check(&stream, dialect, &want, &forwarded, &one_by_one, &format!("{path} one byte at a time"));
         assert_eq!(one_by_one, outcome, "{path}: one byte at a time");
 
-        for at in 0..=stream.len() {
-            let (head, tail) = stream.split_at(at);
+        every_split(&stream, |head, tail, at| {
             let (forwarded, split) = run(dialect, false, &[head, tail]);
             assert_eq!(forwarded, stream, "{path} split at {at}: forwarded bytes");
             assert_eq!(split, outcome, "{path} split at {at}: outcome");
-        }
+        });
+    }
+
+    /// Calls `check(head, tail, at)` for the stream split in two at every byte offset, on
+    /// every core (the 31 KB fixture makes this the slowest test in a debug build).
+    fn every_split(stream: &[u8], check: impl Fn(&[u8], &[u8], usize) + Sync) {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::thread::scope(|scope| {
+            for first in 0..threads {
+                let check = &check;
+                scope.spawn(move || {
+                    for at in (first..=stream.len()).step_by(threads) {
+                        let (head, tail) = stream.split_at(at);
+                        check(head, tail, at);
+                    }
+                });
+            }
+        });
     }
 
     #[test]
     fn anthropic_text_stream_takes_the_last_message_delta_usage() {
-        case("anthropic/stream-text.sse", Want {
-            complete: true,
-            usage: Some(usage(770, 0, 0, 0, 38)),
-            usage_is_final: true,
-            stop_reason: Some("end_turn"),
-            error: None,
-        });
+        case(
+            "anthropic/stream-text.sse",
+            Want {
+                complete: true,
+                usage: Some(usage(770, 0, 0, 0, 38)),
+                usage_is_final: true,
+                stop_reason: Some("end_turn"),
+                error: None,
+            },
+        );
         let (_, outcome) = run(Dialect::Anthropic, false, &[&fixture("anthropic/stream-text.sse")]);
         assert_eq!(outcome.message_id.as_deref(), Some("msg_016HxyUMAncysqX7dn1kWNRx"));
         assert_eq!(outcome.model.as_deref(), Some("claude-haiku-4-5-20251001"));
@@ -1118,59 +1146,74 @@ mod tests {
 
     #[test]
     fn anthropic_older_deltas_keep_the_cache_read_from_message_start() {
-        case("anthropic/stream-text-cache-read.sse", Want {
-            complete: true,
-            usage: Some(usage(11, 0, 0, 1031, 100)),
-            usage_is_final: true,
-            stop_reason: Some("max_tokens"),
-            error: None,
-        });
+        case(
+            "anthropic/stream-text-cache-read.sse",
+            Want {
+                complete: true,
+                usage: Some(usage(11, 0, 0, 1031, 100)),
+                usage_is_final: true,
+                stop_reason: Some("max_tokens"),
+                error: None,
+            },
+        );
     }
 
     #[test]
     fn anthropic_tool_use_stream_is_metered() {
-        case("anthropic/stream-tool-use.sse", Want {
-            complete: true,
-            usage: Some(usage(377, 0, 0, 0, 65)),
-            usage_is_final: true,
-            stop_reason: Some("tool_use"),
-            error: None,
-        });
+        case(
+            "anthropic/stream-tool-use.sse",
+            Want {
+                complete: true,
+                usage: Some(usage(377, 0, 0, 0, 65)),
+                usage_is_final: true,
+                stop_reason: Some("tool_use"),
+                error: None,
+            },
+        );
     }
 
     #[test]
     fn anthropic_server_tool_stream_takes_the_grown_input() {
-        case("anthropic/stream-server-tool-use.sse", Want {
-            complete: true,
-            usage: Some(usage(1595, 0, 0, 0, 143)),
-            usage_is_final: true,
-            stop_reason: Some("tool_use"),
-            error: None,
-        });
+        case(
+            "anthropic/stream-server-tool-use.sse",
+            Want {
+                complete: true,
+                usage: Some(usage(1595, 0, 0, 0, 143)),
+                usage_is_final: true,
+                stop_reason: Some("tool_use"),
+                error: None,
+            },
+        );
     }
 
     #[test]
     fn anthropic_streams_that_end_in_an_error_are_incomplete() {
         for path in ["anthropic/stream-error.sse", "anthropic/stream-error-observed.sse"] {
-            case(path, Want {
-                complete: false,
-                usage: Some(usage(770, 0, 0, 0, 8)),
-                usage_is_final: false,
-                stop_reason: None,
-                error: Some("overloaded_error: Overloaded"),
-            });
+            case(
+                path,
+                Want {
+                    complete: false,
+                    usage: Some(usage(770, 0, 0, 0, 8)),
+                    usage_is_final: false,
+                    stop_reason: None,
+                    error: Some("overloaded_error: Overloaded"),
+                },
+            );
         }
     }
 
     #[test]
     fn openai_text_stream_reads_the_usage_chunk() {
-        case("openai/stream-text.sse", Want {
-            complete: true,
-            usage: Some(usage(83, 0, 0, 0, 10)),
-            usage_is_final: true,
-            stop_reason: Some("stop"),
-            error: None,
-        });
+        case(
+            "openai/stream-text.sse",
+            Want {
+                complete: true,
+                usage: Some(usage(83, 0, 0, 0, 10)),
+                usage_is_final: true,
+                stop_reason: Some("stop"),
+                error: None,
+            },
+        );
         let (_, outcome) = run(Dialect::OpenAi, false, &[&fixture("openai/stream-text.sse")]);
         assert_eq!(outcome.message_id.as_deref(), Some("chatcmpl-BqmKYqwBD1AwIesOKSDmGws7VVbxp"));
         assert_eq!(outcome.model.as_deref(), Some("gpt-4o-2024-08-06"));
@@ -1178,37 +1221,40 @@ mod tests {
 
     #[test]
     fn openai_cached_prompt_tokens_are_taken_out_of_the_input() {
-        case("openai/stream-text-cached.sse", Want {
-            complete: true,
-            usage: Some(usage(140, 0, 0, 1280, 100)),
-            usage_is_final: true,
-            stop_reason: Some("length"),
-            error: None,
-        });
+        case(
+            "openai/stream-text-cached.sse",
+            Want {
+                complete: true,
+                usage: Some(usage(140, 0, 0, 1280, 100)),
+                usage_is_final: true,
+                stop_reason: Some("length"),
+                error: None,
+            },
+        );
     }
 
     #[test]
     fn openai_tool_call_stream_counts_argument_bytes() {
-        case("openai/stream-tool-calls.sse", Want {
-            complete: true,
-            usage: Some(usage(58, 0, 0, 0, 15)),
-            usage_is_final: true,
-            stop_reason: Some("tool_calls"),
-            error: None,
-        });
+        case(
+            "openai/stream-tool-calls.sse",
+            Want {
+                complete: true,
+                usage: Some(usage(58, 0, 0, 0, 15)),
+                usage_is_final: true,
+                stop_reason: Some("tool_calls"),
+                error: None,
+            },
+        );
         let (_, outcome) = run(Dialect::OpenAi, false, &[&fixture("openai/stream-tool-calls.sse")]);
         assert_eq!(outcome.output_bytes, ("calculate_square_tool".len() + r#"{"x":2}"#.len()) as u64);
     }
 
     #[test]
     fn openai_stream_without_include_usage_has_no_usage() {
-        case("openai/stream-text-no-usage.sse", Want {
-            complete: true,
-            usage: None,
-            usage_is_final: false,
-            stop_reason: Some("stop"),
-            error: None,
-        });
+        case(
+            "openai/stream-text-no-usage.sse",
+            Want { complete: true, usage: None, usage_is_final: false, stop_reason: Some("stop"), error: None },
+        );
         let (_, outcome) = run(Dialect::OpenAi, false, &[&fixture("openai/stream-text-no-usage.sse")]);
         assert_eq!(outcome.exact_usage(), None);
         assert!(outcome.output_bytes > 0);
@@ -1227,14 +1273,16 @@ mod tests {
             let want = without_usage_chunk(&stream);
             assert!(want.len() < stream.len(), "{path}");
             let (_, whole) = run(Dialect::OpenAi, false, &[&stream]);
-            for at in 0..=stream.len() {
-                let (head, tail) = stream.split_at(at);
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            assert_eq!(run(Dialect::OpenAi, true, &bytes), (want.clone(), whole.clone()), "{path} one byte at a time");
+            if stream.len() > 10_000 {
+                continue; // split at every offset by `case` already; hiding changes no framing
+            }
+            every_split(&stream, |head, tail, at| {
                 let (forwarded, outcome) = run(Dialect::OpenAi, true, &[head, tail]);
                 assert_eq!(forwarded, want, "{path} split at {at}");
                 assert_eq!(outcome, whole, "{path} split at {at}");
-            }
-            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-            assert_eq!(run(Dialect::OpenAi, true, &bytes).0, want, "{path} one byte at a time");
+            });
         }
     }
 
@@ -1253,17 +1301,17 @@ mod tests {
 
     #[test]
     fn crlf_framed_streams_meter_and_forward_the_same() {
-        for (path, dialect) in [("anthropic/stream-text.sse", Dialect::Anthropic), ("openai/stream-tool-calls.sse", Dialect::OpenAi)] {
+        for (path, dialect) in
+            [("anthropic/stream-text.sse", Dialect::Anthropic), ("openai/stream-tool-calls.sse", Dialect::OpenAi)]
+        {
             let lf = fixture(path);
             let crlf = String::from_utf8(lf.clone()).unwrap().replace('\n', "\r\n").into_bytes();
             let (_, want) = run(dialect, false, &[&lf]);
-            for at in 0..=crlf.len() {
-                let (head, tail) = crlf.split_at(at);
+            every_split(&crlf, |head, tail, at| {
                 let (forwarded, outcome) = run(dialect, false, &[head, tail]);
                 assert_eq!(forwarded, crlf, "{path} split at {at}");
-                assert_eq!(outcome.events, want.events, "{path} split at {at}");
                 assert_eq!(outcome, want, "{path} split at {at}");
-            }
+            });
         }
     }
 
@@ -1307,7 +1355,8 @@ mod tests {
 
     #[test]
     fn a_usage_key_spelled_with_escapes_is_still_the_usage_key() {
-        let chunk = b"data: {\"choices\":[],\"us\\u0061ge\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
+        let chunk =
+            b"data: {\"choices\":[],\"us\\u0061ge\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
         let (forwarded, outcome) = run(Dialect::OpenAi, true, &[chunk]);
         assert_eq!(outcome.exact_usage(), Some(usage(7, 0, 0, 0, 2)));
         assert_eq!(forwarded, b"data: [DONE]\n\n");
@@ -1333,7 +1382,8 @@ mod tests {
 
     #[test]
     fn broken_json_in_usage_events_is_counted_not_fatal() {
-        let stream = b"event: message_start\ndata: {\"type\":\"message_start\",\"mess\n\nevent: message_stop\ndata: {}\n\n";
+        let stream =
+            b"event: message_start\ndata: {\"type\":\"message_start\",\"mess\n\nevent: message_stop\ndata: {}\n\n";
         let outcome = run(Dialect::Anthropic, false, &[stream]).1;
         assert_eq!((outcome.malformed_events, outcome.usage, outcome.complete), (1, None, true));
         let openai = b"data: {\"choices\":[\n\ndata: not json\n\n";
@@ -1445,12 +1495,18 @@ mod tests {
         for text in ["plain", "68°F", "a\nb\t\"q\"\\", "é", "€", "😀 emoji", "\u{1}", ""] {
             let raw = serde_json::to_vec(&text).unwrap();
             assert_eq!(skim::decoded_len(&raw), text.len() as u64, "{text:?}");
-            let ascii_escaped = serde_json::to_string(&text).unwrap().chars().map(|c| {
-                if c.is_ascii() { c.to_string() } else {
-                    let mut buf = [0u16; 2];
-                    c.encode_utf16(&mut buf).iter().map(|u| format!("\\u{u:04x}")).collect()
-                }
-            }).collect::<String>();
+            let ascii_escaped = serde_json::to_string(&text)
+                .unwrap()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii() {
+                        c.to_string()
+                    } else {
+                        let mut buf = [0u16; 2];
+                        c.encode_utf16(&mut buf).iter().map(|u| format!("\\u{u:04x}")).collect()
+                    }
+                })
+                .collect::<String>();
             assert_eq!(skim::decoded_len(ascii_escaped.as_bytes()), text.len() as u64, "{ascii_escaped}");
         }
         assert_eq!(skim::decoded_len(b"null"), 0);

@@ -320,10 +320,16 @@ mod tests {
     fn missing_null_negative_and_fractional_counts_read_as_zero() {
         anthropic_case(json!({}), Usage::default());
         anthropic_case(json!(null), Usage::default());
-        anthropic_case(json!({"input_tokens": null, "output_tokens": -4, "cache_read_input_tokens": 1.5}), Usage::default());
+        anthropic_case(
+            json!({"input_tokens": null, "output_tokens": -4, "cache_read_input_tokens": 1.5}),
+            Usage::default(),
+        );
         openai_case(json!({}), Usage::default());
         openai_case(json!({"prompt_tokens": "12", "completion_tokens": 2}), usage(0, 0, 0, 0, 2));
-        openai_case(json!({"prompt_tokens": [1], "completion_tokens": {"n": 2}, "prompt_tokens_details": 5}), Usage::default());
+        openai_case(
+            json!({"prompt_tokens": [1], "completion_tokens": {"n": 2}, "prompt_tokens_details": 5}),
+            Usage::default(),
+        );
         anthropic_case(json!({"input_tokens": 3, "cache_creation": [1, 2], "output_tokens": 1}), usage(3, 0, 0, 0, 1));
         anthropic_case(json!([1, 2]), Usage::default());
     }
@@ -338,7 +344,9 @@ mod tests {
         let mut got = Usage::default();
         got.merge_anthropic_counts(&counts);
         assert_eq!(got, usage(5, 0, 7, 0, 0));
-        let counts: OpenAiCounts = serde_json::from_str(r#"{"prompt_tokens": 9.5, "completion_tokens": 3, "prompt_tokens_details": null}"#).unwrap();
+        let counts: OpenAiCounts =
+            serde_json::from_str(r#"{"prompt_tokens": 9.5, "completion_tokens": 3, "prompt_tokens_details": null}"#)
+                .unwrap();
         assert_eq!(Usage::from_openai_counts(&counts), usage(0, 0, 0, 0, 3));
     }
 
@@ -370,7 +378,9 @@ mod tests {
         merge_case(
             json!({"input_tokens": 770, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
                    "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}, "output_tokens": 8}),
-            &[json!({"input_tokens": 770, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 38})],
+            &[
+                json!({"input_tokens": 770, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 38}),
+            ],
             usage(770, 0, 0, 0, 38),
         );
         // stream-text-cache-read.sse: an older delta carries only output_tokens.
@@ -386,7 +396,11 @@ mod tests {
             usage(1595, 0, 0, 0, 143),
         );
         // Several deltas: the last one wins.
-        merge_case(json!({"input_tokens": 5}), &[json!({"output_tokens": 10}), json!({"output_tokens": 12})], usage(5, 0, 0, 0, 12));
+        merge_case(
+            json!({"input_tokens": 5}),
+            &[json!({"output_tokens": 10}), json!({"output_tokens": 12})],
+            usage(5, 0, 0, 0, 12),
+        );
     }
 
     #[test]

@@ -144,9 +144,8 @@ pub fn parse<'c>(
     catalogue: &'c Catalogue,
     limits: &Limits,
 ) -> Result<ValidRequest<'c>, WireError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| WireError::InvalidJson {
-        message: format!("The request body is not valid JSON: {e}."),
-    })?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| WireError::InvalidJson { message: format!("The request body is not valid JSON: {e}.") })?;
     let Value::Object(body) = value else {
         return Err(WireError::InvalidJson {
             message: format!("The request body must be a JSON object; got {}.", describe(&value)),
@@ -160,7 +159,12 @@ pub fn parse<'c>(
     let stream = match body.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(WireError::invalid("stream", format!("`stream` must be true or false; got {}", describe(other)))),
+        Some(other) => {
+            return Err(WireError::invalid(
+                "stream",
+                format!("`stream` must be true or false; got {}.", describe(other)),
+            ))
+        }
     };
     let mut added_include_usage = false;
     match dialect {
@@ -172,7 +176,7 @@ pub fn parse<'c>(
                 Some(other) => {
                     return Err(WireError::invalid(
                         "stream_options",
-                        format!("`stream_options` must be an object; got {}", describe(other)),
+                        format!("`stream_options` must be an object; got {}.", describe(other)),
                     ))
                 }
             };
@@ -353,16 +357,23 @@ fn parse_model<'c>(body: &Map<String, Value>, catalogue: &'c Catalogue) -> Resul
 /// A provider's model is only served in its own API shape; the demo speaks both.
 fn check_dialect(dialect: Dialect, model: &Model) -> Result<(), WireError> {
     let endpoint = match (dialect, model.provider) {
-        (_, Provider::Demo) | (Dialect::Anthropic, Provider::Anthropic) | (Dialect::OpenAi, Provider::OpenAi) => return Ok(()),
+        (_, Provider::Demo) | (Dialect::Anthropic, Provider::Anthropic) | (Dialect::OpenAi, Provider::OpenAi) => {
+            return Ok(())
+        }
         (Dialect::Anthropic, Provider::OpenAi) => "POST /v1/chat/completions (the OpenAI Chat Completions shape)",
         (Dialect::OpenAi, Provider::Anthropic) => "POST /v1/messages (the Anthropic Messages shape)",
     };
-    Err(WireError::invalid("model", format!("The model `{}` is served on {endpoint}, not on this endpoint.", model.alias)))
+    Err(WireError::invalid(
+        "model",
+        format!("The model `{}` is served on {endpoint}, not on this endpoint.", model.alias),
+    ))
 }
 
 fn parse_messages<'b>(body: &'b Map<String, Value>, limits: &Limits) -> Result<&'b Vec<Value>, WireError> {
     match body.get("messages") {
-        None => Err(WireError::invalid("messages", "`messages` is required: a non-empty array of messages.".to_owned())),
+        None => {
+            Err(WireError::invalid("messages", "`messages` is required: a non-empty array of messages.".to_owned()))
+        }
         Some(Value::Array(messages)) if messages.is_empty() => {
             Err(WireError::invalid("messages", "`messages` must contain at least one message.".to_owned()))
         }
@@ -375,7 +386,9 @@ fn parse_messages<'b>(body: &'b Map<String, Value>, limits: &Limits) -> Result<&
             ),
         )),
         Some(Value::Array(messages)) => Ok(messages),
-        Some(other) => Err(WireError::invalid("messages", format!("`messages` must be an array; got {}.", describe(other)))),
+        Some(other) => {
+            Err(WireError::invalid("messages", format!("`messages` must be an array; got {}.", describe(other))))
+        }
     }
 }
 
@@ -405,7 +418,9 @@ fn check_n(body: &Map<String, Value>) -> Result<(), WireError> {
             Some(1) => Ok(()),
             Some(n) => Err(WireError::invalid(
                 "n",
-                format!("`n` must be 1: the academy meters one choice per request; got {n}. Send {n} requests instead."),
+                format!(
+                    "`n` must be 1: the academy meters one choice per request; got {n}. Send {n} requests instead."
+                ),
             )),
             None => Err(WireError::invalid("n", format!("`n` must be a positive integer; got {}.", describe(value)))),
         },
@@ -471,7 +486,7 @@ fn describe(value: &Value) -> String {
     match value {
         Value::Array(_) => "an array".to_owned(),
         Value::Object(_) => "an object".to_owned(),
-        Value::String(s) => format!("the string {:?}", truncate(s, 40)),
+        Value::String(s) => format!("the string {}", Value::String(truncate(s, 40))),
         other => truncate(&other.to_string(), 40),
     }
 }
@@ -541,39 +556,127 @@ mod tests {
 
     #[test]
     fn the_model_must_name_a_catalogue_alias() {
-        refused(Dialect::Anthropic, &body(json!({"model": "gpt-9"})), "unknown_model", Some("model"), "`gpt-9` is not offered");
-        refused(Dialect::Anthropic, &body(json!({"model": "gpt-9"})), "unknown_model", Some("model"), "course-fast, course-openai");
-        refused(Dialect::Anthropic, &body(json!({"model": "<remove>"})), "invalid_request", Some("model"), "`model` is required: one of");
+        refused(
+            Dialect::Anthropic,
+            &body(json!({"model": "gpt-9"})),
+            "unknown_model",
+            Some("model"),
+            "`gpt-9` is not offered",
+        );
+        refused(
+            Dialect::Anthropic,
+            &body(json!({"model": "gpt-9"})),
+            "unknown_model",
+            Some("model"),
+            "course-fast, course-openai",
+        );
+        refused(
+            Dialect::Anthropic,
+            &body(json!({"model": "<remove>"})),
+            "invalid_request",
+            Some("model"),
+            "`model` is required: one of",
+        );
         refused(Dialect::OpenAi, &oa(json!({"model": 5})), "invalid_request", Some("model"), "got 5");
         refused(Dialect::OpenAi, &oa(json!({"model": "Course-Fast"})), "unknown_model", Some("model"), "Course-Fast");
     }
 
     #[test]
     fn a_providers_model_is_served_only_in_its_own_shape() {
-        refused(Dialect::OpenAi, &body(json!({"model": "course-fast"})), "invalid_request", Some("model"), "served on POST /v1/messages");
-        refused(Dialect::Anthropic, &body(json!({"model": "gpt-5"})), "invalid_request", Some("model"), "served on POST /v1/chat/completions");
+        refused(
+            Dialect::OpenAi,
+            &body(json!({"model": "course-fast"})),
+            "invalid_request",
+            Some("model"),
+            "served on POST /v1/messages",
+        );
+        refused(
+            Dialect::Anthropic,
+            &body(json!({"model": "gpt-5"})),
+            "invalid_request",
+            Some("model"),
+            "served on POST /v1/chat/completions",
+        );
         assert!(parse(Dialect::OpenAi, &oa(json!({"model": "demo"})), cat(), &LIMITS).is_ok());
     }
 
     #[test]
     fn messages_must_be_a_non_empty_array_within_the_limit() {
-        refused(Dialect::Anthropic, &body(json!({"messages": "<remove>"})), "invalid_request", Some("messages"), "is required");
-        refused(Dialect::Anthropic, &body(json!({"messages": []})), "invalid_request", Some("messages"), "at least one");
-        refused(Dialect::OpenAi, &oa(json!({"messages": {"role": "user"}})), "invalid_request", Some("messages"), "got an object");
+        refused(
+            Dialect::Anthropic,
+            &body(json!({"messages": "<remove>"})),
+            "invalid_request",
+            Some("messages"),
+            "is required",
+        );
+        refused(
+            Dialect::Anthropic,
+            &body(json!({"messages": []})),
+            "invalid_request",
+            Some("messages"),
+            "at least one",
+        );
+        refused(
+            Dialect::OpenAi,
+            &oa(json!({"messages": {"role": "user"}})),
+            "invalid_request",
+            Some("messages"),
+            "got an object",
+        );
         let four = json!([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]);
-        refused(Dialect::OpenAi, &oa(json!({"messages": four})), "invalid_request", Some("messages"), "has 4 entries; the academy accepts at most 3");
+        refused(
+            Dialect::OpenAi,
+            &oa(json!({"messages": four})),
+            "invalid_request",
+            Some("messages"),
+            "has 4 entries; the academy accepts at most 3",
+        );
     }
 
     #[test]
     fn output_limits_must_be_positive_integers() {
-        for bad in [json!(-5), json!(0), json!(1.5), json!(2.0), json!("100"), json!(null), json!(true), json!([1]), json!(1e300)] {
+        for bad in [
+            json!(-5),
+            json!(0),
+            json!(1.5),
+            json!(2.0),
+            json!("100"),
+            json!(null),
+            json!(true),
+            json!([1]),
+            json!(1e300),
+        ] {
             let shown = describe(&bad);
-            refused(Dialect::Anthropic, &body(json!({"max_tokens": bad.clone()})), "invalid_request", Some("max_tokens"), &format!("`max_tokens` must be a positive integer; got {shown}"));
-            refused(Dialect::OpenAi, &oa(json!({"max_completion_tokens": bad.clone()})), "invalid_request", Some("max_completion_tokens"), "positive integer");
-            refused(Dialect::OpenAi, &oa(json!({"max_tokens": bad})), "invalid_request", Some("max_tokens"), "positive integer");
+            refused(
+                Dialect::Anthropic,
+                &body(json!({"max_tokens": bad.clone()})),
+                "invalid_request",
+                Some("max_tokens"),
+                &format!("`max_tokens` must be a positive integer; got {shown}"),
+            );
+            refused(
+                Dialect::OpenAi,
+                &oa(json!({"max_completion_tokens": bad.clone()})),
+                "invalid_request",
+                Some("max_completion_tokens"),
+                "positive integer",
+            );
+            refused(
+                Dialect::OpenAi,
+                &oa(json!({"max_tokens": bad})),
+                "invalid_request",
+                Some("max_tokens"),
+                "positive integer",
+            );
         }
         refused(Dialect::Anthropic, &body(json!({"max_tokens": -5})), "invalid_request", Some("max_tokens"), "got -5.");
-        refused(Dialect::Anthropic, &body(json!({"max_tokens": "100"})), "invalid_request", Some("max_tokens"), "got the string \"100\"");
+        refused(
+            Dialect::Anthropic,
+            &body(json!({"max_tokens": "100"})),
+            "invalid_request",
+            Some("max_tokens"),
+            "got the string \"100\"",
+        );
     }
 
     #[test]
@@ -602,16 +705,30 @@ mod tests {
     fn stream_must_be_a_bool() {
         refused(Dialect::OpenAi, &oa(json!({"stream": "yes"})), "invalid_request", Some("stream"), "true or false");
         refused(Dialect::Anthropic, &body(json!({"stream": 1})), "invalid_request", Some("stream"), "got 1");
-        refused(Dialect::OpenAi, &oa(json!({"stream": true, "stream_options": 3})), "invalid_request", Some("stream_options"), "must be an object");
+        refused(
+            Dialect::OpenAi,
+            &oa(json!({"stream": true, "stream_options": 3})),
+            "invalid_request",
+            Some("stream_options"),
+            "must be an object",
+        );
         assert!(parse(Dialect::Anthropic, &body(json!({"stream": true})), cat(), &LIMITS).unwrap().stream());
         assert!(!parse(Dialect::Anthropic, &body(json!({"stream": null})), cat(), &LIMITS).unwrap().stream());
     }
 
     #[test]
     fn anthropic_server_tools_are_refused_and_client_tools_pass() {
-        for kind in ["web_search_20250305", "web_fetch_20250910", "code_execution_20250825", "tool_search_tool_regex_20251119"] {
+        for kind in
+            ["web_search_20250305", "web_fetch_20250910", "code_execution_20250825", "tool_search_tool_regex_20251119"]
+        {
             let tools = json!([{"name": "x", "input_schema": {}}, {"type": kind, "name": "s"}]);
-            refused(Dialect::Anthropic, &body(json!({"tools": tools})), "invalid_request", Some("tools"), &format!("`{kind}` is not offered"));
+            refused(
+                Dialect::Anthropic,
+                &body(json!({"tools": tools})),
+                "invalid_request",
+                Some("tools"),
+                &format!("`{kind}` is not offered"),
+            );
         }
         let client = json!([{"name": "get_weather", "input_schema": {"type": "object"}}, {"type": "custom", "name": "t", "input_schema": {}},
                             {"type": "bash_20250124", "name": "bash"}, {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}]);
@@ -661,7 +778,11 @@ mod tests {
             true,
             Some(json!({"include_usage": true, "include_obfuscation": false})),
         );
-        include_usage_case(json!({"stream": true, "stream_options": {"include_usage": true}}), false, Some(json!({"include_usage": true})));
+        include_usage_case(
+            json!({"stream": true, "stream_options": {"include_usage": true}}),
+            false,
+            Some(json!({"include_usage": true})),
+        );
         include_usage_case(json!({"stream": false, "stream_options": {"x": 1}}), false, Some(json!({"x": 1})));
     }
 
@@ -673,7 +794,9 @@ mod tests {
             {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
             {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image", "source": {}}]}
         ]);
-        let raw = body(json!({"model": "claude-haiku-4-5", "max_tokens": 1000, "messages": [{"role": "user", "content": content}]}));
+        let raw = body(
+            json!({"model": "claude-haiku-4-5", "max_tokens": 1000, "messages": [{"role": "user", "content": content}]}),
+        );
         let req = parse(Dialect::Anthropic, &raw, cat(), &LIMITS).unwrap();
         assert_eq!((req.image_blocks(), req.other_blocks()), (2, 1));
         let bound = req.upper_bound(1000);
@@ -688,7 +811,9 @@ mod tests {
     fn openai_image_and_file_parts_count_toward_the_bound() {
         let content = json!([{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
                              {"type": "file", "file": {"file_id": "f"}}, {"type": "input_audio", "input_audio": {}}]);
-        let raw = body(json!({"model": "course-openai", "messages": [{"role": "user", "content": content}, {"role": "user", "content": "plain"}]}));
+        let raw = body(
+            json!({"model": "course-openai", "messages": [{"role": "user", "content": content}, {"role": "user", "content": "plain"}]}),
+        );
         let req = parse(Dialect::OpenAi, &raw, cat(), &LIMITS).unwrap();
         assert_eq!((req.image_blocks(), req.other_blocks()), (1, 2));
     }

@@ -6,6 +6,7 @@ mod stub;
 
 mod browser;
 mod course;
+mod docs;
 mod gateway;
 mod health;
 mod learners;
