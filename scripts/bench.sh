@@ -55,7 +55,6 @@ key=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["key"])' "$enrol
 lid=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["learner_id"])' "$enroll")
 curl -sf -X PATCH "$base/api/admin/learners/$lid" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
   -d '{"budget_usd":"100000","daily_budget_usd":"100000"}' >/dev/null
-curl -sf -X PATCH "$base/api/admin/learners/$lid" -H "authorization: Bearer $admin" -H 'content-type: application/json' -d '{}' >/dev/null || true
 
 css=$(curl -s "$base/nope" | grep -o '/static/app\.[0-9a-f]*\.css' | head -1)
 msg='{"model":"course-strong","max_tokens":64,"messages":[{"role":"user","content":"Hello [stub:usage=120,16]"}]}'
@@ -134,5 +133,10 @@ printf '| stream TTFB: academy | 1 | | %s | %s | |\n' "$a50" "$a99"
 
 echo
 echo "SSE meter (native): $(target/release/examples/sse_bench 2>/dev/null | tail -1)"
-echo "Mixed load: $(node bench/mixed.mjs "$base" "$key" 2000 50)"
+# A learner of its own, so its usage rows are exactly the mixed load's.
+mixed_key=$(curl -sf -X POST "$base/api/enroll" -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["key"])')
+mixed_id=$(curl -sf "$base/api/me" -H "authorization: Bearer $mixed_key" | python3 -c 'import json,sys;print(json.load(sys.stdin)["learner_id"])')
+curl -sf -X PATCH "$base/api/admin/learners/$mixed_id" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
+  -d '{"budget_usd":"100000","daily_budget_usd":"100000"}' >/dev/null
+echo "Mixed load: $(node bench/mixed.mjs "$base" "$mixed_key" 2000 50)"
 printf 'WASM: %s bytes raw, %s bytes gzip (%s)\n' "$raw" "$gz" "$(grep -o 'Total Upload:.*' "$out/dry-run.log" || true)"

@@ -63,6 +63,7 @@ mod entry {
         ctx: &Context,
     ) -> std::result::Result<Response, http::ApiError> {
         use crate::learners::routes as me;
+        use crate::transcripts::routes as transcripts;
         let config = Config::from_env(env);
         let learner = || me::Ctx::new(env, &config);
         match route {
@@ -98,6 +99,11 @@ mod entry {
             Route::ApiKeysRotate => me::keys_rotate(req, &learner()?).await,
             Route::ApiExport => me::export(&req, &learner()?).await,
             Route::ApiUsage => me::usage(&req, &learner()?).await,
+            Route::ApiTranscripts => transcripts::list_api(&req, &learner()?).await,
+            Route::ApiTranscript(id) => transcripts::show_api(&req, &learner()?, &id).await,
+            Route::ApiTranscriptsJsonl => transcripts::jsonl(&req, &learner()?).await,
+            Route::TranscriptsPage => transcripts::list_page(&req, &learner()?).await,
+            Route::TranscriptPage(id) => transcripts::show_page(&req, &learner()?, &id).await,
             Route::AdminLearner(id) => me::admin_learner(req, &learner()?, &id).await,
             Route::AdminInvites => me::admin_invite(req, &learner()?).await,
             Route::V1Messages => crate::gateway::routes::call(req, env, &config, ctx, Dialect::Anthropic).await,

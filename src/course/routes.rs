@@ -84,15 +84,19 @@ pub fn api_lessons(req: &Request) -> Result<Response> {
 
 pub fn api_lesson(req: &Request, id: &str) -> Result<Response> {
     let l = known(id)?;
-    let mut body = summary(l);
-    body["html"] = json!(l.html);
-    body["toc"] = l.toc.iter().map(|t| json!({"level": t.level, "anchor": t.anchor, "text": t.text})).collect();
+    let toc: Vec<Value> = l.toc.iter().map(|t| json!({"level": t.level, "anchor": t.anchor, "text": t.text})).collect();
     // Questions and option texts only: answers and explanations come with a graded attempt.
-    body["quiz"] = l
+    let quiz: Vec<Value> = l
         .quiz
         .iter()
         .map(|q| json!({"id": q.id, "question": q.question, "options": q.options.iter().map(|c| json!({"id": c.id, "text": c.text})).collect::<Vec<_>>()}))
         .collect();
+    let mut body = summary(l);
+    if let Value::Object(map) = &mut body {
+        map.insert("html".into(), json!(l.html));
+        map.insert("toc".into(), Value::Array(toc));
+        map.insert("quiz".into(), Value::Array(quiz));
+    }
     respond::cached(req, "application/json", &body.to_string(), &format!("\"{}-j\"", l.etag.trim_matches('"')), headers::PUBLIC_PAGE)
 }
 

@@ -10,6 +10,7 @@ use super::demo::{self, DemoInput};
 use super::pricing::{self, MicroUsd};
 use super::reserve::Refusal;
 use super::sse::Meter;
+use crate::transcripts::build::{Exchange, Received};
 use super::store::{self, Reserved, ReserveRequest, Settlement};
 use super::usage::Usage;
 use super::wire::{self, Limits, UpperBound, ValidRequest, WireError};
@@ -61,6 +62,11 @@ pub fn catalogue(config: &GatewayConfig) -> Result<&'static Catalogue> {
     })
 }
 
+/// The request's headers, for the transcript (which keeps only an allowlist of them).
+fn request_headers(req: &Request) -> Vec<(String, String)> {
+    req.headers().entries().filter(|(k, _)| crate::transcripts::build::HEADER_ALLOWLIST.contains(&k.as_str())).collect()
+}
+
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
@@ -77,6 +83,19 @@ struct Call {
     reserved: Reserved,
     lesson: Option<tags::LessonTag>,
     started: u64,
+    /// The client's body as sent, and its headers, for the transcript.
+    request: serde_json::Map<String, Value>,
+    headers: Vec<(String, String)>,
+    /// Redacted from transcripts wherever they appear: the learner's key, the academy's keys.
+    secrets: Vec<String>,
+}
+
+/// What the client got, owned, for the transcript.
+enum Got {
+    Json(Value),
+    Stream(Vec<u8>),
+    Error { status: u16, body: String },
+    Nothing,
 }
 
 impl Call {
@@ -109,24 +128,69 @@ impl Call {
             latency_ms: i64::try_from(now.saturating_sub(self.started)).unwrap_or(0),
             lesson_id: self.lesson.as_ref().map(|t| t.lesson.clone()),
             run_id: self.lesson.as_ref().and_then(|t| t.run.clone()),
+            transcript_key: Some(self.transcript_key()),
             ..Settlement::default()
         }
     }
+
+    /// `transcripts/{learner}/{day}/{request}.json`, on the day the request was reserved.
+    fn transcript_key(&self) -> String {
+        let day = crate::learners::day(i64::try_from(self.started).unwrap_or(0));
+        crate::transcripts::build::key(&self.reserved.learner_id, &day, &self.request_id)
+    }
 }
 
-/// Settles in the background; a failure is logged and left to the sweep.
-fn settle_later(ctx: &Context, env: &Env, s: Settlement) {
+/// After the response: settle (money first), then keep the transcript. One `wait_until`.
+fn finish(ctx: &Context, env: &Env, call: Call, s: Settlement, got: Got) {
     let env = env.clone();
-    ctx.wait_until(async move {
-        match env::db(&env) {
-            Ok(db) => {
-                if let Err(e) = store::settle(&db, &s).await {
-                    worker::console_error!("settle {}: {} (the sweep will settle it)", s.request_id, e.message);
-                }
+    ctx.wait_until(async move { settle_and_keep(&env, &call, &s, &got).await });
+}
+
+async fn settle_and_keep(env: &Env, call: &Call, s: &Settlement, got: &Got) {
+    match env::db(env) {
+        Ok(db) => {
+            if let Err(e) = store::settle(&db, s).await {
+                worker::console_error!("settle {}: {} (the sweep will settle it)", s.request_id, e.message);
             }
-            Err(e) => worker::console_error!("settle {}: {e}", s.request_id),
         }
-    });
+        Err(e) => worker::console_error!("settle {}: {e}", s.request_id),
+    }
+    let Ok(bucket) = env::transcripts(env) else {
+        worker::console_error!("transcript {}: no TRANSCRIPTS binding", s.request_id);
+        return;
+    };
+    let received = match got {
+        Got::Json(v) => Received::Json(v),
+        Got::Stream(b) => Received::Stream(b),
+        Got::Error { status, body } => Received::Error { status: *status, body },
+        Got::Nothing => Received::Nothing,
+    };
+    let exchange = Exchange {
+        request_id: &call.request_id,
+        learner_id: &call.reserved.learner_id,
+        dialect: call.dialect,
+        model: &call.model.alias,
+        upstream_model: (!call.model.is_demo()).then_some(call.model.upstream.as_str()),
+        request: &call.request,
+        stream: call.stream,
+        received,
+        status: s.status,
+        outcome: s.outcome,
+        usage: &s.usage,
+        cost_micros: s.cost,
+        estimated: s.estimated,
+        created_at_ms: call.started,
+        latency_ms: u64::try_from(s.latency_ms).unwrap_or(0),
+        ttfb_ms: s.ttfb_ms.and_then(|t| u64::try_from(t).ok()),
+        lesson_id: s.lesson_id.as_deref(),
+        run_id: s.run_id.as_deref(),
+        aig_log_id: s.aig_log_id.as_deref(),
+        request_headers: &call.headers,
+    };
+    let secrets: Vec<&str> = call.secrets.iter().map(String::as_str).collect();
+    if let Err(e) = crate::transcripts::store::write(&bucket, &call.transcript_key(), &exchange, &secrets).await {
+        worker::console_error!("transcript {}: {e}", s.request_id);
+    }
 }
 
 /// `POST /v1/messages` and `POST /v1/chat/completions`.
@@ -195,6 +259,9 @@ pub async fn call(mut req: Request, env: &Env, config: &Config, ctx: &Context, d
         reserved,
         lesson,
         started,
+        request: valid.body().clone(),
+        headers: request_headers(&req),
+        secrets: [Some(raw_key.clone()), gw.anthropic_api_key.clone(), gw.openai_api_key.clone(), gw.cf_aig_token.clone()].into_iter().flatten().collect(),
     };
 
     // 5. Answer: in process for the demo model, else through AI Gateway.
@@ -259,16 +326,22 @@ fn demo_answer(env: &Env, ctx: &Context, valid: &ValidRequest, call: Call) -> Re
     let usage = Usage { input: input_tokens, output: output_tokens, ..Usage::default() };
     let settlement = call.settlement(200, "ok", usage, false);
     let cost = settlement.cost;
-    let mut response = if call.stream {
-        let mut r = Response::ok(reply.to_sse().concat()).map_err(respond::internal)?;
+    let sse = call.stream.then(|| reply.to_sse().concat());
+    let json_body = reply.to_json();
+    let mut response = if let Some(sse) = &sse {
+        let mut r = Response::ok(sse.clone()).map_err(respond::internal)?;
         respond::set(r.headers_mut(), "content-type", "text/event-stream; charset=utf-8")?;
         respond::set(r.headers_mut(), "cache-control", "no-cache")?;
         r
     } else {
-        respond::json(200, &reply.to_json())?
+        respond::json(200, &json_body)?
     };
     academy_headers(response.headers_mut(), &call, (!call.stream).then_some(cost))?;
-    settle_later(ctx, env, settlement);
+    let got = match sse {
+        Some(s) => Got::Stream(s.into_bytes()),
+        None => Got::Json(json_body),
+    };
+    finish(ctx, env, call, settlement, got);
     Ok(response)
 }
 
@@ -338,14 +411,18 @@ async fn forward(req: Request, env: &Env, config: &Config, ctx: &Context, valid:
         Either::Left((Ok(resp), _)) => resp,
         Either::Left((Err(e), _)) => {
             worker::console_error!("{}: upstream fetch failed: {e}", call.request_id);
-            settle_later(ctx, env, call.settlement(502, "upstream_unreachable", Usage::default(), false));
-            return Err(ApiError::new(502, "upstream_unreachable", "The model provider could not be reached; try again shortly.").with_header("x-academy-request-id", call.request_id.clone()));
+            let id = call.request_id.clone();
+            let s = call.settlement(502, "upstream_unreachable", Usage::default(), false);
+            finish(ctx, env, call, s, Got::Nothing);
+            return Err(ApiError::new(502, "upstream_unreachable", "The model provider could not be reached; try again shortly.").with_header("x-academy-request-id", id));
         }
         Either::Right(_) => {
             controller.abort();
-            settle_later(ctx, env, call.settlement(504, "timeout", Usage::default(), false));
+            let id = call.request_id.clone();
+            let s = call.settlement(504, "timeout", Usage::default(), false);
+            finish(ctx, env, call, s, Got::Nothing);
             return Err(ApiError::new(504, "upstream_timeout", format!("The model provider did not answer within {} ms; try again.", config.gateway.upstream_timeout_ms))
-                .with_header("x-academy-request-id", call.request_id.clone()));
+                .with_header("x-academy-request-id", id));
         }
     };
     let ttfb = i64::try_from(platform::now_ms().saturating_sub(call.started)).ok();
@@ -358,7 +435,8 @@ async fn forward(req: Request, env: &Env, config: &Config, ctx: &Context, valid:
         let mut s = call.settlement(error.status, outcome, Usage::default(), false);
         s.ttfb_ms = ttfb;
         s.aig_log_id = aig_log_id;
-        settle_later(ctx, env, s);
+        let error = error.with_header("x-academy-request-id", call.request_id.clone());
+        finish(ctx, env, call, s, Got::Error { status, body: text });
         return Err(error);
     }
     if call.stream {
@@ -373,7 +451,7 @@ async fn forward(req: Request, env: &Env, config: &Config, ctx: &Context, valid:
             let mut s = call.settlement(504, "timeout", Usage { input: call.bound.input_tokens, output: call.max_tokens, ..Usage::default() }, true);
             s.ttfb_ms = ttfb;
             s.aig_log_id = aig_log_id;
-            settle_later(ctx, env, s);
+            finish(ctx, env, call, s, Got::Nothing);
             return Err(ApiError::new(504, "upstream_timeout", "The model provider stopped answering mid-response; try again."));
         }
     };
@@ -398,7 +476,11 @@ async fn forward(req: Request, env: &Env, config: &Config, ctx: &Context, valid:
     respond::set(response.headers_mut(), "content-type", "application/json")?;
     copy_provider_ids(resp.headers(), response.headers_mut());
     academy_headers(response.headers_mut(), &call, Some(cost))?;
-    settle_later(ctx, env, s);
+    let got = match parsed {
+        Some(v) => Got::Json(v),
+        None => Got::Error { status: 200, body: String::new() },
+    };
+    finish(ctx, env, call, s, got);
     Ok(response)
 }
 
@@ -476,11 +558,18 @@ fn pump(mut upstream: Response, env: &Env, ctx: &Context, call: Call, hide_usage
     ctx.wait_until(async move {
         let mut meter = Meter::new(call.dialect, hide_usage_chunk);
         let mut broken: Option<String> = None;
+        // What the client received, for the transcript (capped; the rest is still metered).
+        let mut kept: Vec<u8> = Vec::new();
+        let mut keep = |bytes: &[u8]| {
+            let room = TRANSCRIPT_STREAM_CAP.saturating_sub(kept.len());
+            kept.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
+        };
         loop {
             match select(body.next(), Box::pin(Delay::from(idle))).await {
                 Either::Left((Some(Ok(chunk)), _)) => {
                     let out = meter.feed(&chunk);
                     if !out.is_empty() {
+                        keep(&out);
                         // A send fails once the client has gone: ignore it and keep metering.
                         let _ = tx.unbounded_send(Ok(out));
                     }
@@ -498,12 +587,15 @@ fn pump(mut upstream: Response, env: &Env, ctx: &Context, call: Call, hide_usage
         }
         let rest = meter.finish();
         if !rest.is_empty() {
+            keep(&rest);
             let _ = tx.unbounded_send(Ok(rest));
         }
         let outcome = meter.outcome();
         let exact = outcome.exact_usage();
         if exact.is_none() && outcome.upstream_error.is_none() {
-            let _ = tx.unbounded_send(Ok(terminal_error(call.dialect, broken.as_deref()).into_bytes()));
+            let last = terminal_error(call.dialect, broken.as_deref()).into_bytes();
+            keep(&last);
+            let _ = tx.unbounded_send(Ok(last));
         }
         drop(tx);
         let (usage, estimated, result) = match exact {
@@ -526,17 +618,13 @@ fn pump(mut upstream: Response, env: &Env, ctx: &Context, call: Call, hide_usage
         s.ttfb_ms = ttfb;
         s.aig_log_id = aig_log_id;
         s.stop_reason = outcome.stop_reason.clone();
-        match env::db(&env) {
-            Ok(db) => {
-                if let Err(e) = store::settle(&db, &s).await {
-                    worker::console_error!("settle {}: {}", s.request_id, e.message);
-                }
-            }
-            Err(e) => worker::console_error!("settle {}: {e}", s.request_id),
-        }
+        settle_and_keep(&env, &call, &s, &Got::Stream(kept)).await;
     });
     Ok(response)
 }
+
+/// The most of a streamed answer kept for its transcript (the stored document is capped too).
+const TRANSCRIPT_STREAM_CAP: usize = 2 * 1024 * 1024;
 
 /// The last event a client gets when the upstream stream broke, in its dialect.
 fn terminal_error(dialect: Dialect, why: Option<&str>) -> String {

@@ -128,6 +128,7 @@ pub fn me(p: &Profile, b: &Budget, keys: &[KeyRow], progress: &[ProgressRow]) ->
                 span.muted { " Issues a new key and revokes the active ones; progress stays." }
             }
             h2 #data { "My data" }
+            p { a href="/me/transcripts" { "My transcripts" } " — every model call you made, as the academy kept it." }
             p { a href="/api/me/export" download="academy-export.json" { "Download all my data (JSON)" } }
             form method="post" action="/signout" { button.secondary type="submit" { "Sign out" } }
             details {

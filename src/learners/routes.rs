@@ -475,6 +475,7 @@ async fn delete_account(ctx: &Ctx<'_>, learner: &str) -> Result<String> {
         return Err(ApiError::new(409, "in_flight", "A model call of yours is still running; try again in a minute.").with_header("retry-after", "30"));
     }
     let tombstone = ids::random_id("del_", &platform::random::<20>()?);
+    crate::transcripts::routes::delete_all(ctx.env, learner).await?;
     store::delete_account(&ctx.db, learner, &tombstone).await?;
     Ok(tombstone)
 }

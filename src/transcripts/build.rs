@@ -412,12 +412,6 @@ fn sse_events(bytes: &[u8]) -> Vec<Event> {
     let mut events = Vec::new();
     let mut name: Option<String> = None;
     let mut data: Option<String> = None;
-    let mut flush = |name: &mut Option<String>, data: &mut Option<String>, events: &mut Vec<Event>| {
-        if let Some(d) = data.take() {
-            events.push(Event { name: name.take(), data: d });
-        }
-        *name = None;
-    };
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
@@ -437,6 +431,14 @@ fn sse_events(bytes: &[u8]) -> Vec<Event> {
     }
     flush(&mut name, &mut data, &mut events);
     events
+}
+
+/// Ends the event being read, if it has data (an event without data is not dispatched).
+fn flush(name: &mut Option<String>, data: &mut Option<String>, events: &mut Vec<Event>) {
+    if let Some(d) = data.take() {
+        events.push(Event { name: name.take(), data: d });
+    }
+    *name = None;
 }
 
 /// One Anthropic content block as it accumulates.

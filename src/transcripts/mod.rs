@@ -13,3 +13,7 @@
 pub mod build;
 pub mod redact;
 pub mod view;
+#[cfg(target_arch = "wasm32")]
+pub mod routes;
+#[cfg(target_arch = "wasm32")]
+pub mod store;

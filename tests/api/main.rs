@@ -1,6 +1,9 @@
 //! Integration tests over HTTP against the real worker in `wrangler dev` (local D1 and R2), with
 //! a stub AI Gateway in this process. One binary; `helpers.rs` is the harness.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 mod helpers;
 mod stub;
 
@@ -10,3 +13,4 @@ mod docs;
 mod gateway;
 mod health;
 mod learners;
+mod transcripts;
