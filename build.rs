@@ -3,6 +3,7 @@
 //!   file and line) and rendered to HTML with anchors and highlighted code;
 //! - the search index (BM25F over lesson title, section heading and body) is computed;
 //! - static assets get content hashes for their immutable URLs.
+//!
 //! The output is `$OUT_DIR/catalogue.rs`, included by `src/course/catalogue.rs`.
 
 // Build-time code over our own files: a panic here fails the build, which is what a bad lesson
@@ -196,7 +197,7 @@ fn generate(lessons: &[lessons::Lesson], roadmap: &lessons::Roadmap, css_hash: &
     }
     o.push_str("];\n");
     let _ = writeln!(o, "pub static AVG_LEN: f32 = {avg:?};");
-    o.push_str("pub static TERMS: &[(&str, f32, &[(u16, f32)])] = &[\n");
+    o.push_str("pub static TERMS: &[Term] = &[\n");
     for (term, ps) in &postings {
         let df = ps.len() as f32;
         let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();

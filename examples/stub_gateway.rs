@@ -3,7 +3,7 @@
 //! `http://127.0.0.1:8788/v1/{account}/{gateway}/{anthropic/v1/messages,openai/chat/completions}`.
 
 #[path = "../tests/api/stub.rs"]
-#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod stub;
 
 #[tokio::main]

@@ -57,6 +57,9 @@ pub struct Doc {
     pub len: f32,
 }
 
+/// One index term: the term, its IDF, and its postings (section index, weighted frequency).
+pub type Term = (&'static str, f32, &'static [(u16, f32)]);
+
 include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
 
 /// The five steps of the course.

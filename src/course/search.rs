@@ -4,7 +4,7 @@
 //!
 //! Pure. Snippets are escaped here; the only markup added is `<mark>`.
 
-use super::catalogue::{Doc, AVG_LEN, DOCS, LESSONS, ROADMAP, TERMS};
+use super::catalogue::{Doc, Term, AVG_LEN, DOCS, LESSONS, ROADMAP, TERMS};
 use super::text;
 
 const K1: f32 = 1.2;
@@ -32,7 +32,7 @@ pub struct Hit {
 }
 
 /// The terms a query searches for: (term, weight), exact terms first, then prefix expansions.
-fn expand(query: &str) -> Vec<(&'static str, f32, &'static [(u16, f32)])> {
+fn expand(query: &str) -> Vec<Term> {
     let query = crate::http::error::truncate(query, MAX_QUERY_BYTES);
     let mut wanted = text::terms(query);
     wanted.dedup();

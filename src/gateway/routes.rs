@@ -266,7 +266,7 @@ pub async fn call(mut req: Request, env: &Env, config: &Config, ctx: &Context, d
 
     // 5. Answer: in process for the demo model, else through AI Gateway.
     if call.model.is_demo() {
-        return Ok(demo_answer(env, ctx, &valid, call)?);
+        return demo_answer(env, ctx, &valid, call);
     }
     forward(req, env, config, ctx, &valid, call).await
 }

@@ -71,7 +71,7 @@ pub fn key_issued(key: &str, enrolled: bool) -> String {
 pub fn me(p: &Profile, b: &Budget, keys: &[KeyRow], progress: &[ProgressRow]) -> String {
     let total = catalogue::LESSONS.len();
     let done = progress.iter().filter(|r| r.completed_at.is_some()).count();
-    let percent = if total == 0 { 0 } else { done * 100 / total };
+    let percent = (done * 100).checked_div(total).unwrap_or(0);
     let status = |id: &str| progress.iter().find(|r| r.lesson_id == id);
     page(
         "My progress",

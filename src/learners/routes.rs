@@ -256,7 +256,7 @@ pub async fn progress_get(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
     let rows = store::progress(&ctx.db, &l.id).await?;
     let done = rows.iter().filter(|r| r.completed_at.is_some()).count();
     let total = catalogue::LESSONS.len();
-    let percent = if total == 0 { 0 } else { done * 100 / total };
+    let percent = (done * 100).checked_div(total).unwrap_or(0);
     private(respond::json(200, &json!({"lessons": rows, "completed": done, "total": total, "percent": percent}))?)
 }
 
