@@ -38,6 +38,8 @@ pub struct Config {
     admin_token: Option<String>,
     /// The gateway's request limits and upstream settings.
     pub gateway: GatewayConfig,
+    /// How long transcripts are kept (enforced by the R2 lifecycle rule in README).
+    pub transcript_retention_days: u64,
 }
 
 /// What the metered gateway reads from configuration.
@@ -78,6 +80,7 @@ impl Config {
             cookie_secure: var(env, "COOKIE_SECURE").as_deref() != Some("false"),
             session_secret: var(env, "SESSION_SECRET").filter(|s| s.len() >= 16),
             admin_token: var(env, "ADMIN_TOKEN").filter(|s| s.len() >= 16),
+            transcript_retention_days: number(env, "TRANSCRIPT_RETENTION_DAYS", 90),
             gateway: GatewayConfig {
                 max_body_bytes: number(env, "MAX_BODY_BYTES", 1_048_576),
                 max_messages: usize::try_from(number(env, "MAX_MESSAGES", 1_000)).unwrap_or(1_000),
@@ -100,6 +103,18 @@ impl Config {
             worker::console_error!("SESSION_SECRET is not set (or shorter than 16 characters)");
             ApiError::unavailable("Sign-in is not configured on this academy yet (the operator must set SESSION_SECRET).")
         })
+    }
+
+    /// Required secrets that are not set (for `/healthz`).
+    pub fn missing_secrets(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.session_secret.is_none() {
+            missing.push("SESSION_SECRET");
+        }
+        if self.admin_token.is_none() {
+            missing.push("ADMIN_TOKEN");
+        }
+        missing
     }
 
     pub fn admin_token(&self) -> Option<&str> {

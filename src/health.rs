@@ -6,7 +6,7 @@ use crate::http::{respond, ApiError};
 use serde_json::json;
 use worker::{Env, Response};
 
-pub async fn check(env: &Env, _config: &Config) -> Result<Response, ApiError> {
+pub async fn check(env: &Env, config: &Config) -> Result<Response, ApiError> {
     let d1 = match env::db(env) {
         Err(_) => format!("missing binding {}", env::DB),
         Ok(db) => match db.prepare("SELECT 1 AS one").first::<serde_json::Value>(None).await {
@@ -28,12 +28,14 @@ pub async fn check(env: &Env, _config: &Config) -> Result<Response, ApiError> {
             }
         },
     };
-    let ok = d1 == "ok" && r2 == "ok";
+    let missing = config.missing_secrets();
+    let secrets = if missing.is_empty() { "ok".to_string() } else { format!("missing {}", missing.join(", ")) };
+    let ok = d1 == "ok" && r2 == "ok" && secrets == "ok";
     let body = json!({
         "ok": ok,
         "version": env!("CARGO_PKG_VERSION"),
         "deployment": env::version_id(env),
-        "checks": { "d1": d1, "r2": r2 },
+        "checks": { "d1": d1, "r2": r2, "secrets": secrets },
     });
     let mut response = respond::json(if ok { 200 } else { 503 }, &body)?;
     respond::set(response.headers_mut(), "cache-control", "no-store")?;

@@ -75,7 +75,8 @@ pub async fn list_api(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
             r
         })
         .collect();
-    private(respond::json(200, &json!({"transcripts": items, "next_before": next}))?)
+    let retention = ctx.config.transcript_retention_days;
+    private(respond::json(200, &json!({"transcripts": items, "next_before": next, "retention_days": retention}))?)
 }
 
 pub async fn show_api(req: &Request, ctx: &Ctx<'_>, request_id: &str) -> Result<Response> {

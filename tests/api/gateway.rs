@@ -387,3 +387,36 @@ async fn the_sweep_settles_nothing_that_is_still_live() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["outcome"], "ok");
 }
+
+#[tokio::test]
+async fn the_sweep_settles_reservations_whose_request_died() {
+    let app = spawn_app().await;
+    let l = app.enroll().await;
+    // A reservation left behind by a worker that died an hour ago (written straight into the
+    // local D1, as the dead worker would have), with the counters it moved.
+    let (_, me) = json(app.as_key("GET", "/api/me/keys", &l.key).send().await.unwrap()).await;
+    let key_id = me["keys"][0]["id"].as_str().unwrap().to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let day = crate::helpers::utc_day(now);
+    let id = format!("req_0DEAD{}", &nonce()[1..]).chars().take(30).collect::<String>();
+    let sql = format!(
+        "INSERT INTO reservations (id, learner_id, key_id, day, amount_micros, created_at, expires_at) VALUES ('{id}', '{lid}', '{key_id}', '{day}', 777, {c}, {e});
+         UPDATE learners SET reserved_micros = reserved_micros + 777 WHERE id = '{lid}';
+         INSERT INTO learner_days (learner_id, day, reserved_micros, requests) VALUES ('{lid}', '{day}', 777, 1)
+           ON CONFLICT (learner_id, day) DO UPDATE SET reserved_micros = reserved_micros + 777;
+         INSERT INTO academy_days (day, reserved_micros, requests) VALUES ('{day}', 777, 1)
+           ON CONFLICT (day) DO UPDATE SET reserved_micros = reserved_micros + 777;",
+        lid = l.id,
+        c = now - 3_600_000,
+        e = now - 60_000
+    );
+    crate::helpers::d1_execute(&app, &sql).await;
+    assert_eq!(app.budget(&l.key).await["reserved_usd"], "0.000777");
+    let resp = app.get("/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*").await;
+    assert!(resp.status().is_success());
+    let rows = app.usage_rows(&l.key, 1).await;
+    let row = rows.iter().find(|r| r["request_id"] == id.as_str()).unwrap();
+    assert_eq!((row["outcome"].as_str(), row["estimated"].as_i64(), row["cost_micros"].as_i64()), (Some("abandoned"), Some(1), Some(777)));
+    let b = app.settled(&l.key).await;
+    assert_eq!(b["spent_usd"], "0.000777");
+}

@@ -10,6 +10,7 @@ async fn healthz_reports_both_checks_ok() {
     assert_eq!(body["ok"], true);
     assert_eq!(body["checks"]["d1"], "ok");
     assert_eq!(body["checks"]["r2"], "ok");
+    assert_eq!(body["checks"]["secrets"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 }
 
@@ -21,6 +22,14 @@ async fn healthz_is_503_naming_a_missing_binding() {
     assert_eq!(body["ok"], false);
     assert_eq!(body["checks"]["d1"], "ok");
     assert_eq!(body["checks"]["r2"], "missing binding TRANSCRIPTS");
+    assert_eq!(body["checks"]["secrets"], "missing SESSION_SECRET, ADMIN_TOKEN");
+    // The routes that need a missing secret say which, and nothing crashes.
+    let (status, body) = json(app.request("POST", "/api/enroll").json(&serde_json::json!({})).send().await.unwrap()).await;
+    assert_eq!(status, 503);
+    assert!(body["error"]["message"].as_str().unwrap().contains("SESSION_SECRET"));
+    let (status, body) = json(app.request("POST", "/api/admin/invites").bearer_auth("x").json(&serde_json::json!({"uses": 1})).send().await.unwrap()).await;
+    assert_eq!(status, 503);
+    assert!(body["error"]["message"].as_str().unwrap().contains("ADMIN_TOKEN"));
 }
 
 #[tokio::test]

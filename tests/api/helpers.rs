@@ -25,7 +25,8 @@ pub enum Setup {
     Default,
     /// No `AI_GATEWAY_URL`: only the offline demo model.
     Offline,
-    /// The R2 binding removed, to see /healthz fail cleanly.
+    /// The R2 binding removed and no secrets set, to see /healthz and the routes that need
+    /// them fail cleanly.
     NoR2,
     /// Enrollment by invitation only.
     Invite,
@@ -56,11 +57,11 @@ impl Setup {
     }
 
     fn vars(self) -> Vec<(String, String)> {
-        let mut vars = vec![
-            ("SESSION_SECRET".to_string(), SESSION_SECRET.to_string()),
-            ("ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
-            ("COOKIE_SECURE".to_string(), "false".to_string()),
-        ];
+        let mut vars = vec![("COOKIE_SECURE".to_string(), "false".to_string())];
+        if self != Setup::NoR2 {
+            vars.push(("SESSION_SECRET".to_string(), SESSION_SECRET.to_string()));
+            vars.push(("ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()));
+        }
         if matches!(self, Setup::Default | Setup::NoR2 | Setup::Timeout | Setup::Tight) {
             vars.push(("AI_GATEWAY_URL".to_string(), crate::stub::stub().base_url()));
         }
@@ -351,4 +352,34 @@ pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
     let text = resp.text().await.unwrap();
     let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
     (status, value)
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in milliseconds.
+pub fn utc_day(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Runs SQL on an instance's local D1 with wrangler's own CLI (for state no API can make,
+/// such as a reservation left by a worker that died).
+pub async fn d1_execute(app: &TestApp, sql: &str) {
+    let root = root();
+    let config = root.join("wrangler.test-default.toml");
+    let persist = app.instance.state.join("persist");
+    let sql = sql.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        wrangler(&root).args(["d1", "execute", "DB", "--local", "-c"]).arg(&config).arg("--persist-to").arg(&persist).arg("--command").arg(&sql).stdin(Stdio::null()).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "d1 execute failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
