@@ -12,5 +12,6 @@ mod course;
 mod docs;
 mod gateway;
 mod health;
+mod hostile;
 mod learners;
 mod transcripts;
