@@ -64,8 +64,11 @@ chat='{"model":"course-openai","max_completion_tokens":64,"messages":[{"role":"u
 litellm_url=""
 if [ "${BENCH_LITELLM:-0}" = 1 ]; then
   echo "==> installing and starting LiteLLM's proxy (bench only)"
-  python3 -m venv "$out/litellm-venv" && "$out/litellm-venv/bin/pip" install -q 'litellm[proxy]' >"$out/litellm-install.log" 2>&1 || true
-  if [ -x "$out/litellm-venv/bin/litellm" ]; then
+  venv=${LITELLM_VENV:-.bench/litellm-venv}
+  if [ ! -x "$venv/bin/litellm" ]; then
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'litellm[proxy]' >"$out/litellm-install.log" 2>&1 || true
+  fi
+  if [ -x "$venv/bin/litellm" ]; then
     lport=$(free_port)
     cat >"$out/litellm.yaml" <<YAML
 model_list:
@@ -73,7 +76,7 @@ model_list:
     litellm_params: { model: openai/gpt-5-mini, api_base: "$gateway/openai", api_key: sk-bench }
 general_settings: { master_key: sk-bench }
 YAML
-    setsid scripts/supervise.sh "$out/litellm-venv/bin/litellm" --config "$out/litellm.yaml" --port "$lport" >"$out/litellm.log" 2>&1 <"$out/alive" &
+    setsid scripts/supervise.sh "$venv/bin/litellm" --config "$out/litellm.yaml" --port "$lport" >"$out/litellm.log" 2>&1 <"$out/alive" &
     for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$lport/health/liveliness" && litellm_url="http://127.0.0.1:$lport" && break; sleep 0.2; done
   fi
 fi

@@ -12,16 +12,34 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 const SEARCH_LIMIT: usize = 20;
 
-/// An HTML page: anonymous readers get a public, revalidatable copy; signed-in learners a
-/// private one that no cache keeps (it shows their progress).
-fn html_page(req: &Request, viewer: &Viewer, html: &str, etag: &str) -> Result<Response> {
+thread_local! {
+    /// Anonymous pages are the same for everyone until the next deploy (their ETags are
+    /// computed at build time): rendered once per isolate, then served from here.
+    static RENDERED: std::cell::RefCell<std::collections::HashMap<&'static str, std::rc::Rc<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// An HTML page: anonymous readers get a public, revalidatable copy (304 without rendering
+/// when they hold it; rendered once per isolate otherwise); signed-in learners a private one
+/// that no cache keeps (it shows their progress).
+fn html_page(req: &Request, viewer: &Viewer, etag: &'static str, render: impl FnOnce() -> String) -> Result<Response> {
     let mut response = if viewer.signed_in {
-        let mut r = Response::ok(html).map_err(respond::internal)?;
+        let mut r = Response::ok(render()).map_err(respond::internal)?;
         respond::set(r.headers_mut(), "content-type", "text/html; charset=utf-8")?;
         respond::set(r.headers_mut(), "cache-control", headers::PRIVATE)?;
         r
+    } else if respond::fresh(req, etag) {
+        respond::cached(req, "text/html; charset=utf-8", "", etag, headers::PUBLIC_PAGE)?
     } else {
-        respond::cached(req, "text/html; charset=utf-8", html, etag, headers::PUBLIC_PAGE)?
+        let html = RENDERED.with(|cache| {
+            let found = cache.borrow().get(etag).cloned();
+            found.unwrap_or_else(|| {
+                let page: std::rc::Rc<str> = render().into();
+                cache.borrow_mut().insert(etag, page.clone());
+                page
+            })
+        });
+        respond::cached(req, "text/html; charset=utf-8", &html, etag, headers::PUBLIC_PAGE)?
     };
     respond::set(response.headers_mut(), "vary", "Cookie")?;
     Ok(response)
@@ -32,16 +50,16 @@ fn known(id: &str) -> Result<&'static Lesson> {
 }
 
 pub fn home(req: &Request, viewer: &Viewer) -> Result<Response> {
-    html_page(req, viewer, &pages::home(viewer), CATALOGUE_ETAG)
+    html_page(req, viewer, CATALOGUE_ETAG, || pages::home(viewer))
 }
 
 pub fn roadmap(req: &Request, viewer: &Viewer) -> Result<Response> {
-    html_page(req, viewer, &pages::roadmap(), ROADMAP.etag)
+    html_page(req, viewer, ROADMAP.etag, pages::roadmap)
 }
 
 pub fn lesson_page(req: &Request, viewer: &Viewer, id: &str) -> Result<Response> {
     let l = known(id)?;
-    html_page(req, viewer, &pages::lesson(l, viewer), l.etag)
+    html_page(req, viewer, l.etag, || pages::lesson(l, viewer))
 }
 
 /// The search query from `?q=`, trimmed and capped (a longer one is cut, not refused).

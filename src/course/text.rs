@@ -13,7 +13,7 @@ const STOP: [&str; 40] = [
 /// Lower-cased terms of `text`: runs of letters and digits (`_` and inner `-` kept, so
 /// `max_tokens` and `tool-use` stay whole), stop words dropped, plural/-ing/-ed endings trimmed.
 pub fn terms(text: &str) -> Vec<String> {
-    words(text).into_iter().filter_map(|(_, w)| term(&w)).collect()
+    words(text).into_iter().filter_map(|(_, w)| term(w)).collect()
 }
 
 /// The searchable form of one word, or `None` for stop words and noise.
@@ -25,8 +25,8 @@ pub fn term(word: &str) -> Option<String> {
     Some(stem(&w))
 }
 
-/// Words of `text` with their byte offsets.
-pub fn words(text: &str) -> Vec<(usize, String)> {
+/// Words of `text` with their byte offsets (slices of `text`: no allocation per word).
+pub fn words(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
@@ -38,11 +38,11 @@ pub fn words(text: &str) -> Vec<(usize, String)> {
         if is_word(c) || inner_dash {
             start.get_or_insert(pos);
         } else if let Some(s) = start.take() {
-            out.push((s, text.get(s..pos).unwrap_or_default().to_string()));
+            out.push((s, text.get(s..pos).unwrap_or_default()));
         }
     }
     if let Some(s) = start {
-        out.push((s, text.get(s..).unwrap_or_default().to_string()));
+        out.push((s, text.get(s..).unwrap_or_default()));
     }
     out
 }

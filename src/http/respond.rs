@@ -87,6 +87,11 @@ pub fn cached(req: &Request, content_type: &str, body: &str, etag: &str, cache_c
     Ok(response)
 }
 
+/// Whether the client already holds `etag` (so the body need not even be rendered).
+pub fn fresh(req: &Request, etag: &str) -> bool {
+    req.headers().get("if-none-match").ok().flatten().is_some_and(|v| headers::etag_matches(&v, etag))
+}
+
 /// A compiled-in static asset under its hashed name.
 pub fn asset(req: &Request, name: &str) -> Result<Response> {
     let (content_type, body) =
