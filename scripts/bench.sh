@@ -78,6 +78,7 @@ general_settings: { master_key: sk-bench }
 YAML
     setsid scripts/supervise.sh "$venv/bin/litellm" --config "$out/litellm.yaml" --port "$lport" >"$out/litellm.log" 2>&1 <"$out/alive" &
     for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$lport/health/liveliness" && litellm_url="http://127.0.0.1:$lport" && break; sleep 0.2; done
+    sleep 10 # let its start-up work finish before the measured rows
   fi
 fi
 
@@ -130,6 +131,12 @@ ct='{"content-type":"application/json"}'
 read -r d50 d99 < <(node bench/ttfb.mjs "$gateway/anthropic/v1/messages" 200 "$ct" "$sse_up")
 read -r f50 f99 < <(node bench/ttfb.mjs "$base/bench/forward" 200 "$ct" "$sse_up")
 read -r a50 a99 < <(node bench/ttfb.mjs "$base/v1/messages" 200 "{\"content-type\":\"application/json\",\"x-api-key\":\"$key\"}" "$sse")
+# The same non-streamed call with 50 ms between requests, so each starts after the previous
+# one's settlement and transcript (which local D1/R2 otherwise serialise with the next reserve).
+read -r gb50 gb99 < <(node bench/ttfb.mjs "$base/bench/forward" 200 "$ct" "$up" 50 full)
+read -r ga50 ga99 < <(node bench/ttfb.mjs "$base/v1/messages" 200 "{\"content-type\":\"application/json\",\"x-api-key\":\"$key\"}" "$msg" 50 full)
+printf '| messages, 50 ms apart: bare forwarding worker | 1 | | %s | %s | |\n' "$gb50" "$gb99"
+printf '| messages, 50 ms apart: academy | 1 | | %s | %s | |\n' "$ga50" "$ga99"
 printf '| stream TTFB: stub directly | 1 | | %s | %s | |\n' "$d50" "$d99"
 printf '| stream TTFB: bare forwarding worker | 1 | | %s | %s | |\n' "$f50" "$f99"
 printf '| stream TTFB: academy | 1 | | %s | %s | |\n' "$a50" "$a99"

@@ -354,7 +354,10 @@ fn upstream_request(req: &Request, config: &Config, valid: &ValidRequest, call: 
     set("content-type", "application/json")?;
     let url = match call.model.provider {
         Provider::Anthropic => {
-            set("x-api-key", gw.anthropic_api_key.as_deref().unwrap_or(""))?;
+            // Without a key here, AI Gateway's stored provider keys (BYOK) authenticate the call.
+            if let Some(k) = &gw.anthropic_api_key {
+                set("x-api-key", k)?;
+            }
             set("anthropic-version", header(req, "anthropic-version").as_deref().filter(|v| v.len() <= 32).unwrap_or("2023-06-01"))?;
             let betas: Vec<String> = header(req, "anthropic-beta")
                 .unwrap_or_default()
@@ -368,7 +371,9 @@ fn upstream_request(req: &Request, config: &Config, valid: &ValidRequest, call: 
             format!("{base}/anthropic/v1/messages")
         }
         _ => {
-            set("authorization", &format!("Bearer {}", gw.openai_api_key.as_deref().unwrap_or("")))?;
+            if let Some(k) = &gw.openai_api_key {
+                set("authorization", &format!("Bearer {k}"))?;
+            }
             format!("{base}/openai/chat/completions")
         }
     };

@@ -82,7 +82,7 @@ async fn a_plain_call_is_forwarded_metered_and_charged_exactly() {
     assert_eq!(got.len(), 1);
     let r = &got[0];
     assert_eq!(r.body["model"], "claude-sonnet-5-5");
-    assert!(r.header("x-api-key").is_some_and(|k| !k.contains(&l.key)));
+    assert_eq!(r.header("x-api-key"), Some(crate::helpers::ANTHROPIC_KEY), "the academy's provider key, not the learner's");
     assert!(!r.raw.contains(&l.key));
     let meta: Value = serde_json::from_str(r.header("cf-aig-metadata").unwrap()).unwrap();
     assert_eq!(meta["learner"].as_str(), Some(l.id.as_str()));
@@ -150,6 +150,7 @@ async fn openai_streams_get_usage_added_and_the_extra_chunk_hidden() {
     let r = &stub().requests_containing(&n)[0];
     assert_eq!(r.body["stream_options"]["include_usage"], true);
     assert_eq!(r.body["max_completion_tokens"], 50);
+    assert_eq!(r.header("authorization").map(str::to_string), Some(format!("Bearer {}", crate::helpers::OPENAI_KEY)));
     let rows = app.usage_rows(&l.key, 1).await;
     assert_eq!((rows[0]["input_tokens"].as_i64(), rows[0]["output_tokens"].as_i64(), rows[0]["estimated"].as_i64()), (Some(77), Some(9), Some(0)));
 

@@ -16,6 +16,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// The academy's provider keys in the test configurations (what the stub must receive).
+pub const ANTHROPIC_KEY: &str = "sk-ant-api03-academy0test0key0123456789abcdef";
+pub const OPENAI_KEY: &str = "sk-proj-academy0test0key0123456789abcdef";
 pub const SESSION_SECRET: &str = "test-session-secret-0123456789abcdef0123456789abcdef";
 
 /// The configurations `wrangler dev` runs under; each is started at most once per test run.
@@ -64,6 +67,8 @@ impl Setup {
         }
         if matches!(self, Setup::Default | Setup::NoR2 | Setup::Timeout | Setup::Tight) {
             vars.push(("AI_GATEWAY_URL".to_string(), crate::stub::stub().base_url()));
+            vars.push(("ANTHROPIC_API_KEY".to_string(), ANTHROPIC_KEY.to_string()));
+            vars.push(("OPENAI_API_KEY".to_string(), OPENAI_KEY.to_string()));
         }
         if self == Setup::Timeout {
             vars.push(("UPSTREAM_TIMEOUT_MS".to_string(), "300".to_string()));

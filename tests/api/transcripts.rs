@@ -103,9 +103,10 @@ async fn keys_and_credentials_are_redacted_before_storage() {
     let app = spawn_app().await;
     let l = app.enroll().await;
     let leak = format!(
-        "my key is {} and my AWS key AKIAABCDEFGHIJKLMNOP and sk-ant-api03-{} and Bearer abcdef0123456789abcdef {}",
+        "my key is {} and my AWS key AKIAABCDEFGHIJKLMNOP and sk-ant-api03-{} and Bearer abcdef0123456789abcdef and {} {}",
         l.key,
         "x1".repeat(20),
+        crate::helpers::ANTHROPIC_KEY,
         nonce()
     );
     let (_, id, _) = call(&app, &l, "/v1/messages", json!({"model": "course-strong", "max_tokens": 20, "messages": [{"role": "user", "content": leak}]})).await;
@@ -116,6 +117,7 @@ async fn keys_and_credentials_are_redacted_before_storage() {
     assert!(!t.contains("abcdef0123456789abcdef"));
     assert!(t.contains("[REDACTED"));
     assert!(!t.contains("authorization"), "request headers are kept only from an allowlist");
+    assert!(!t.contains(crate::helpers::ANTHROPIC_KEY));
 }
 
 #[tokio::test]
