@@ -34,10 +34,11 @@ gateway="$stub/v1/test-account/test-gateway"
 base="http://127.0.0.1:$port"
 admin=bench-admin-token-0123456789
 
-# Every server runs under supervise.sh reading this FIFO; this script holds its only writer,
-# so when the bench ends (or is killed) they all see EOF and stop.
+# Every server runs under supervise.sh reading this FIFO; this script holds its only writer
+# (children get `3>&-` so they do not inherit it), so when the bench ends, or is killed, they
+# all see EOF and stop.
 mkfifo "$out/alive"; exec 3<>"$out/alive"
-setsid scripts/supervise.sh target/release/examples/stub_gateway "$stub_port" >"$out/stub.log" 2>&1 <"$out/alive" &
+setsid scripts/supervise.sh target/release/examples/stub_gateway "$stub_port" >"$out/stub.log" 2>&1 <"$out/alive" 3>&- &
 scripts/nobuild-config.sh wrangler.toml \
   | sed -e 's#^main = .*#main = "build-bench/worker/shim.mjs"#' -e 's/limit = [0-9]*, period/limit = 1000000, period/' \
   > wrangler.bench.toml
@@ -47,7 +48,7 @@ setsid scripts/supervise.sh npx wrangler dev -c wrangler.bench.toml --local --ip
   --port "$port" --inspector-port "$insp" --persist-to "$out/state" --log-level warn \
   --show-interactive-dev-session=false --var "AI_GATEWAY_URL:$gateway" --var "ADMIN_TOKEN:$admin" \
   --var "SESSION_SECRET:bench-session-secret-0123456789" --var "COOKIE_SECURE:false" \
-  >"$out/wrangler.log" 2>&1 <"$out/alive" &
+  >"$out/wrangler.log" 2>&1 <"$out/alive" 3>&- &
 for _ in $(seq 1 300); do curl -sf -o /dev/null "$base/healthz" && curl -sf -o /dev/null "$stub/healthz" && break; sleep 0.1; done
 
 enroll=$(curl -sf -X POST "$base/api/enroll" -H 'content-type: application/json' -d '{}')
@@ -76,7 +77,7 @@ model_list:
     litellm_params: { model: openai/gpt-5-mini, api_base: "$gateway/openai", api_key: sk-bench }
 general_settings: { master_key: sk-bench }
 YAML
-    setsid scripts/supervise.sh "$venv/bin/litellm" --config "$out/litellm.yaml" --port "$lport" >"$out/litellm.log" 2>&1 <"$out/alive" &
+    setsid scripts/supervise.sh "$venv/bin/litellm" --config "$out/litellm.yaml" --port "$lport" >"$out/litellm.log" 2>&1 <"$out/alive" 3>&- &
     for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$lport/health/liveliness" && litellm_url="http://127.0.0.1:$lport" && break; sleep 0.2; done
     sleep 10 # let its start-up work finish before the measured rows
   fi
