@@ -21,12 +21,11 @@ pub fn client_ip(req: &worker::Request) -> String {
     req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_string())
 }
 
-/// Applies a rate limit binding (absent binding → no limit); a refusal is a 429.
-pub async fn rate_limit(env: &worker::Env, binding: &str, key: String, what: &str) -> Result<(), ApiError> {
+/// Applies a rate limit binding (absent binding → no limit); a refusal is a 429 saying `refusal`.
+pub async fn rate_limit(env: &worker::Env, binding: &str, key: String, refusal: &str) -> Result<(), ApiError> {
     let Some(limiter) = crate::env::rate_limiter(env, binding) else { return Ok(()) };
     match limiter.limit(key).await {
-        Ok(outcome) if !outcome.success => Err(ApiError::new(429, "rate_limited", format!("Too many {what} attempts from here; wait a minute and try again."))
-            .with_header("retry-after", "60")),
+        Ok(outcome) if !outcome.success => Err(ApiError::new(429, "rate_limited", refusal).with_header("retry-after", "60")),
         Ok(_) => Ok(()),
         Err(e) => {
             // Fail open: rate limits protect against abuse, they are not a security boundary.

@@ -228,7 +228,7 @@ pub async fn call(mut req: Request, env: &Env, config: &Config, ctx: &Context, d
 
     // 4. The per-key rate limit (no D1), then ONE D1 batch: authenticate + reserve.
     let key_hash = key.hash();
-    platform::rate_limit(env, env::KEY_RATE, key_hash.clone(), "model call").await?;
+    platform::rate_limit(env, env::KEY_RATE, key_hash.clone(), "Too many requests with this academy key in the last minute; slow down and retry after the time in `retry-after`.").await?;
     let bound = valid.upper_bound(body.len());
     let now = i64::try_from(started).unwrap_or(i64::MAX);
     let day = crate::learners::day(now);

@@ -129,7 +129,7 @@ async fn enroll(req: &Request, ctx: &Ctx<'_>, r: EnrollRequest) -> Result<Enroll
         ),
     };
     ctx.config.session_secret()?;
-    platform::rate_limit(ctx.env, env::ENROLL_RATE, platform::client_ip(req), "enrollment").await?;
+    platform::rate_limit(ctx.env, env::ENROLL_RATE, platform::client_ip(req), "Too many enrollments from your address; wait a minute and try again.").await?;
     let learner_id = ids::random_id("lrn_", &platform::random::<20>()?);
     let issued = issue()?;
     let (hash, prefix) = new_key(&issued);
@@ -189,7 +189,7 @@ pub struct SessionRequest {
 
 async fn sign_in(req: &Request, ctx: &Ctx<'_>, raw_key: &str) -> Result<String> {
     not_cross_site(req)?;
-    platform::rate_limit(ctx.env, env::SIGNIN_RATE, platform::client_ip(req), "sign-in").await?;
+    platform::rate_limit(ctx.env, env::SIGNIN_RATE, platform::client_ip(req), "Too many sign-in attempts from your address; wait a minute and try again.").await?;
     let bad = || ApiError::new(401, "invalid_key", "This academy key is unknown or revoked.");
     let key = AcademyKey::parse(raw_key).ok_or_else(bad)?;
     let p = store::by_key_hash(&ctx.db, &key.hash()).await?.ok_or_else(bad)?;
