@@ -421,3 +421,23 @@ async fn the_sweep_settles_reservations_whose_request_died() {
     let b = app.settled(&l.key).await;
     assert_eq!(b["spent_usd"], "0.000777");
 }
+
+#[tokio::test]
+async fn a_key_over_its_request_rate_gets_429_with_retry_after() {
+    let app = spawn_app_with(Setup::Tight).await;
+    let l = app.enroll().await;
+    let body = messages("demo", "hi", 5, false);
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..70 {
+        let resp = post(&app, &l, "/v1/messages", &body).await;
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 && limited.is_none() {
+            limited = Some((resp.headers().get("retry-after").is_some(), resp.json::<Value>().await.unwrap()));
+        }
+    }
+    assert!(statuses.iter().filter(|s| **s == 200).count() <= 60, "{statuses:?}");
+    let (retry_after, body) = limited.expect("the 61st request in a minute is refused");
+    assert!(retry_after);
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+}
