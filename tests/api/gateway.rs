@@ -424,7 +424,7 @@ async fn the_sweep_settles_reservations_whose_request_died() {
 
 #[tokio::test]
 async fn a_key_over_its_request_rate_gets_429_with_retry_after() {
-    let app = spawn_app_with(Setup::Tight).await;
+    let app = spawn_app_with(Setup::TightKey).await;
     let l = app.enroll().await;
     let body = messages("demo", "hi", 5, false);
     let mut statuses = Vec::new();
@@ -440,4 +440,52 @@ async fn a_key_over_its_request_rate_gets_429_with_retry_after() {
     let (retry_after, body) = limited.expect("the 61st request in a minute is refused");
     assert!(retry_after);
     assert_eq!(body["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test]
+async fn a_stream_without_usage_is_charged_an_estimate_never_zero() {
+    let app = spawn_app().await;
+    let l = app.enroll().await;
+    let text = post(&app, &l, "/v1/chat/completions", &chat("course-openai", &format!("{} [stub:no-usage] [stub:usage=40,10]", nonce()), true)).await.text().await.unwrap();
+    assert!(text.contains("data: [DONE]"));
+    let rows = app.usage_rows(&l.key, 1).await;
+    let row = &rows[0];
+    assert_eq!((row["estimated"].as_i64(), row["outcome"].as_str()), (Some(1), Some("no_usage")));
+    assert!(row["output_tokens"].as_i64().unwrap() > 0);
+    assert!(row["cost_micros"].as_i64().unwrap() > 0, "an upper estimate, never 0");
+    app.settled(&l.key).await;
+}
+
+#[tokio::test]
+async fn a_malformed_event_does_not_break_metering_or_the_stream() {
+    let app = spawn_app().await;
+    let l = app.enroll().await;
+    let text = post(&app, &l, "/v1/messages", &messages("course-strong", &format!("{} [stub:malformed] [stub:usage=70,11]", nonce()), 50, true)).await.text().await.unwrap();
+    assert!(text.contains("event: message_stop"));
+    let rows = app.usage_rows(&l.key, 1).await;
+    assert_eq!((rows[0]["input_tokens"].as_i64(), rows[0]["output_tokens"].as_i64(), rows[0]["estimated"].as_i64()), (Some(70), Some(11), Some(0)));
+}
+
+#[tokio::test]
+async fn an_openai_stream_cut_mid_way_is_estimated_and_ends_in_an_error_chunk() {
+    let app = spawn_app().await;
+    let l = app.enroll().await;
+    let resp = post(&app, &l, "/v1/chat/completions", &chat("course-openai", &format!("{} [stub:cut] [stub:usage=50,30]", nonce()), true)).await;
+    let text = resp.text().await.unwrap_or_default();
+    assert!(text.contains("\"error\""), "{text}");
+    assert!(!text.contains("[DONE]"));
+    let rows = app.usage_rows(&l.key, 1).await;
+    assert_eq!((rows[0]["estimated"].as_i64(), rows[0]["outcome"].as_str()), (Some(1), Some("cut")));
+    assert!(rows[0]["cost_micros"].as_i64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn a_json_answer_without_usage_is_charged_the_reservation_as_an_estimate() {
+    let app = spawn_app().await;
+    let l = app.enroll().await;
+    let resp = post(&app, &l, "/v1/messages", &messages("course-strong", &format!("{} [stub:no-usage]", nonce()), 30, false)).await;
+    assert_eq!(resp.status(), 200);
+    let rows = app.usage_rows(&l.key, 1).await;
+    assert_eq!((rows[0]["estimated"].as_i64(), rows[0]["outcome"].as_str()), (Some(1), Some("no_usage")));
+    assert!(rows[0]["cost_micros"].as_i64().unwrap() > 0);
 }

@@ -33,8 +33,10 @@ pub enum Setup {
     NoR2,
     /// Enrollment by invitation only.
     Invite,
-    /// The shipped rate limits (5 enrollments / sign-ins per minute), for the tests of them.
+    /// The shipped per-address limits (5 enrollments / sign-ins per minute), for their test.
     Tight,
+    /// The shipped per-key request rate (60 per minute), for its test.
+    TightKey,
     /// An upstream timeout of 300 ms, for the hang tests.
     Timeout,
 }
@@ -47,6 +49,7 @@ impl Setup {
             Setup::NoR2 => "no-r2",
             Setup::Invite => "invite",
             Setup::Tight => "tight",
+            Setup::TightKey => "tight-key",
             Setup::Timeout => "timeout",
         }
     }
@@ -65,7 +68,7 @@ impl Setup {
             vars.push(("SESSION_SECRET".to_string(), SESSION_SECRET.to_string()));
             vars.push(("ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()));
         }
-        if matches!(self, Setup::Default | Setup::NoR2 | Setup::Timeout | Setup::Tight) {
+        if matches!(self, Setup::Default | Setup::NoR2 | Setup::Timeout | Setup::Tight | Setup::TightKey) {
             vars.push(("AI_GATEWAY_URL".to_string(), crate::stub::stub().base_url()));
             vars.push(("ANTHROPIC_API_KEY".to_string(), ANTHROPIC_KEY.to_string()));
             vars.push(("OPENAI_API_KEY".to_string(), OPENAI_KEY.to_string()));
@@ -82,8 +85,11 @@ impl Setup {
     /// The config text: tests from one address enroll many learners, so every configuration
     /// but `Tight` raises the per-IP limits.
     fn config(self, shipped: String) -> String {
+        let per_address = "simple = { limit = 5, period = 60 }";
         if self == Setup::Tight {
             shipped
+        } else if self == Setup::TightKey {
+            shipped.replace(per_address, "simple = { limit = 100000, period = 60 }")
         } else {
             shipped
                 .replace("simple = { limit = 5, period = 60 }", "simple = { limit = 100000, period = 60 }")
