@@ -10,6 +10,7 @@ pub mod http;
 pub mod ids;
 pub mod learners;
 pub mod routes;
+pub mod time;
 pub mod transcripts;
 pub mod views;
 

@@ -135,7 +135,7 @@ impl Call {
 
     /// `transcripts/{learner}/{day}/{request}.json`, on the day the request was reserved.
     fn transcript_key(&self) -> String {
-        let day = crate::learners::day(i64::try_from(self.started).unwrap_or(0));
+        let day = crate::time::day(self.started);
         crate::transcripts::build::key(&self.reserved.learner_id, &day, &self.request_id)
     }
 }
@@ -231,7 +231,7 @@ pub async fn call(mut req: Request, env: &Env, config: &Config, ctx: &Context, d
     platform::rate_limit(env, env::KEY_RATE, key_hash.clone(), "Too many requests with this academy key in the last minute; slow down and retry after the time in `retry-after`.").await?;
     let bound = valid.upper_bound(body.len());
     let now = i64::try_from(started).unwrap_or(i64::MAX);
-    let day = crate::learners::day(now);
+    let day = crate::time::day_of(now);
     let request_id = ids::request_id(started, platform::random::<10>()?);
     let ttl = i64::try_from(wire::reservation_ttl_ms(valid.max_tokens())).unwrap_or(i64::MAX);
     let db = env::require_db(env)?;
@@ -650,7 +650,7 @@ pub fn models(config: &Config) -> Result<Response> {
         .map(|m| {
             json!({
                 "id": m.alias, "object": "model", "type": "model", "display_name": m.display_name,
-                "created": m.created, "created_at": rfc3339(m.created), "owned_by": m.provider.owned_by(),
+                "created": m.created, "created_at": crate::time::rfc3339(m.created.saturating_mul(1000)).replace(".000Z", "Z"), "owned_by": m.provider.owned_by(),
             })
         })
         .collect();
@@ -659,12 +659,6 @@ pub fn models(config: &Config) -> Result<Response> {
     respond::json(200, &json!({"object": "list", "data": data, "has_more": false, "first_id": first, "last_id": last}))
 }
 
-fn rfc3339(secs: u64) -> String {
-    let ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(0);
-    let day = crate::learners::day(ms);
-    let t = secs % 86_400;
-    format!("{day}T{:02}:{:02}:{:02}Z", t / 3600, t % 3600 / 60, t % 60)
-}
 
 /// The cron sweep: reservations past their expiry (the worker died, or `wait_until` was cut)
 /// are settled as `abandoned`, charging the reservation, flagged estimated.

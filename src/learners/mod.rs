@@ -46,22 +46,6 @@ impl Budget {
     }
 }
 
-/// `YYYY-MM-DD` (UTC) of a time in milliseconds since the epoch.
-pub fn day(ms: i64) -> String {
-    // Civil-from-days (Howard Hinnant), exact for the proleptic Gregorian calendar.
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{:04}-{:02}-{:02}", if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// Validated optional profile fields from enrollment.
 pub fn clean_name(raw: Option<&str>) -> Result<Option<String>, &'static str> {
     let Some(s) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
@@ -85,14 +69,6 @@ pub fn clean_email(raw: Option<&str>) -> Result<Option<String>, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_are_utc_calendar_dates() {
-        assert_eq!(day(0), "1970-01-01");
-        assert_eq!(day(951_782_400_000), "2000-02-29");
-        assert_eq!(day(1_795_737_599_999), "2026-11-26");
-        assert_eq!(day(1_795_737_600_000), "2026-11-27");
-    }
 
     #[test]
     fn remaining_is_the_lower_of_total_and_daily() {

@@ -145,5 +145,5 @@ pub fn me(p: &Profile, b: &Budget, keys: &[KeyRow], progress: &[ProgressRow]) ->
 }
 
 fn date(ms: i64) -> String {
-    super::day(ms)
+    crate::time::day_of(ms)
 }

@@ -5,7 +5,7 @@ use super::auth::{self, Learner, Via};
 use super::key::AcademyKey;
 use super::pages as views;
 use super::store::{self, NewKey, NewLearner};
-use super::{clean_email, clean_name, day, session, Budget};
+use super::{clean_email, clean_name, session, Budget};
 use crate::course::catalogue;
 use crate::course::pages::{Status, Viewer};
 use crate::course::quiz;
@@ -38,7 +38,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn today(&self) -> String {
-        day(self.now_i())
+        crate::time::day_of(self.now_i())
     }
 }
 

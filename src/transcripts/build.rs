@@ -13,6 +13,7 @@
 //!
 //! Pure: no worker, no clock (times come in the `Exchange`), no randomness.
 
+use crate::time::rfc3339;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
@@ -139,37 +140,6 @@ pub fn custom_metadata(doc: &Value) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Times
-
-/// `YYYY-MM-DD` (UTC) of milliseconds since the epoch.
-pub fn day(ms: u64) -> String {
-    let (y, m, d) = civil_from_days(i64::try_from(ms / 86_400_000).unwrap_or(0));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// RFC 3339 (UTC, milliseconds) of milliseconds since the epoch: `2025-07-07T19:42:18.123Z`.
-pub fn rfc3339(ms: u64) -> String {
-    let in_day = ms % 86_400_000;
-    let secs = in_day / 1000;
-    format!("{}T{:02}:{:02}:{:02}.{:03}Z", day(ms), secs / 3600, secs % 3600 / 60, secs % 60, in_day % 1000)
-}
-
-/// Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm, proleptic
-/// Gregorian; exact for every `i64` day a `u64` of milliseconds can name).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let y = yoe.saturating_add(era.saturating_mul(400)) + i64::from(m <= 2);
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,6 +694,7 @@ fn metadata_only(doc: &Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::{day, rfc3339};
 
     fn fixture(path: &str) -> Vec<u8> {
         std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()

@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::build::rfc3339;
+use crate::time::rfc3339;
 use crate::course::catalogue::{self, LESSONS};
 use crate::gateway::pricing::MicroUsd;
 use crate::views::page;

@@ -147,18 +147,23 @@ fn start(setup: Setup) -> Instance {
         "build/ is missing: build the worker first (scripts/build.sh; the README's test command does it)"
     );
     let name = setup.name();
-    let config = root.join(format!("wrangler.test-{name}.toml"));
+    // Outside the checkout's root, so a developer's `.dev.vars` (which wrangler reads from the
+    // config's folder) never leaks secrets into a test configuration.
+    let state = root.join("target/test-state").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).unwrap();
+    let config = state.join("wrangler.toml");
     let out = Command::new(root.join("scripts/nobuild-config.sh"))
         .arg(root.join("wrangler.toml"))
         .args(setup.dropped())
         .output()
         .unwrap();
     assert!(out.status.success(), "nobuild-config failed");
-    std::fs::write(&config, setup.config(String::from_utf8(out.stdout).unwrap())).unwrap();
-
-    let state = root.join("target/test-state").join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state);
-    std::fs::create_dir_all(&state).unwrap();
+    let text = setup
+        .config(String::from_utf8(out.stdout).unwrap())
+        .replace("main = \"build/", &format!("main = \"{}/build/", root.display()))
+        .replace("migrations_dir = \"migrations\"", &format!("migrations_dir = \"{}/migrations\"", root.display()));
+    std::fs::write(&config, text).unwrap();
     let persist = state.join("persist");
 
     if !setup.dropped().contains(&"d1_databases") {
@@ -365,26 +370,16 @@ pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
     (status, value)
 }
 
-/// `YYYY-MM-DD` (UTC) of a time in milliseconds.
+/// `YYYY-MM-DD` (UTC) of a time in milliseconds: the crate's own calendar.
 pub fn utc_day(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    ai_architect_academy::time::day_of(ms)
 }
 
 /// Runs SQL on an instance's local D1 with wrangler's own CLI (for state no API can make,
 /// such as a reservation left by a worker that died).
 pub async fn d1_execute(app: &TestApp, sql: &str) {
     let root = root();
-    let config = root.join("wrangler.test-default.toml");
+    let config = app.instance.state.join("wrangler.toml");
     let persist = app.instance.state.join("persist");
     let sql = sql.to_string();
     let out = tokio::task::spawn_blocking(move || {

@@ -212,7 +212,7 @@ async fn deleting_the_account_deletes_its_transcripts() {
 /// Reads an object from the instance's local R2 with wrangler's own CLI.
 async fn r2_object(app: &TestApp, key: &str) -> Option<Vec<u8>> {
     let root = crate::helpers::root();
-    let config = root.join("wrangler.test-default.toml");
+    let config = app.instance.state.join("wrangler.toml");
     let persist = app.instance.state.join("persist");
     let key = key.to_string();
     let out = tokio::task::spawn_blocking(move || {
