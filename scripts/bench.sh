@@ -26,7 +26,7 @@ npx wrangler deploy --dry-run --outdir "$out/dist" -c wrangler.toml >"$out/dry-r
 wasm=$(find "$out/dist" -name '*.wasm' | head -1)
 raw=$(wc -c <"$wasm"); gz=$(gzip -9 -c "$wasm" | wc -c)
 scripts/build.sh --out-dir build-bench . --features bench >>"$out/build.log" 2>&1
-cargo build --release --example stub_gateway --example sse_bench >>"$out/build.log" 2>&1
+cargo build --release --example stub_gateway --example sse_bench --example request_cpu >>"$out/build.log" 2>&1
 
 stub_port=$(free_port); port=$(free_port); insp=$(free_port)
 stub="http://127.0.0.1:$stub_port"
@@ -144,6 +144,7 @@ printf '| stream TTFB: academy | 1 | | %s | %s | |\n' "$a50" "$a99"
 
 echo
 echo "SSE meter (native): $(target/release/examples/sse_bench 2>/dev/null | tail -1)"
+echo "CPU: $(target/release/examples/request_cpu)"
 # A learner of its own, so its usage rows are exactly the mixed load's.
 mixed_key=$(curl -sf -X POST "$base/api/enroll" -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["key"])')
 mixed_id=$(curl -sf "$base/api/me" -H "authorization: Bearer $mixed_key" | python3 -c 'import json,sys;print(json.load(sys.stdin)["learner_id"])')
