@@ -201,7 +201,8 @@ fn generate(lessons: &[lessons::Lesson], roadmap: &lessons::Roadmap, css_hash: &
     for (term, ps) in &postings {
         let df = ps.len() as f32;
         let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-        let list: Vec<String> = ps.iter().map(|(d, tf)| format!("({d}, {tf:?})")).collect();
+        // Field weights are small integers, so weighted frequencies are too: u16 halves the index.
+        let list: Vec<String> = ps.iter().map(|(d, tf)| format!("({d}, {})", tf.round().min(65_535.0) as u16)).collect();
         let _ = writeln!(o, "({}, {idf:?}, &[{}]),", s(term), list.join(", "));
     }
     o.push_str("];\n");

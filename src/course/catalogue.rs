@@ -58,7 +58,7 @@ pub struct Doc {
 }
 
 /// One index term: the term, its IDF, and its postings (section index, weighted frequency).
-pub type Term = (&'static str, f32, &'static [(u16, f32)]);
+pub type Term = (&'static str, f32, &'static [(u16, u16)]);
 
 include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
 

@@ -69,6 +69,7 @@ pub fn search(query: &str, limit: usize) -> Vec<Hit> {
     let mut scores = vec![0.0f32; DOCS.len()];
     for (_, idf, postings) in &terms {
         for &(doc, tf) in postings.iter() {
+            let tf = f32::from(tf);
             let Some(d) = DOCS.get(usize::from(doc)) else { continue };
             let norm = K1 * (1.0 - B + B * d.len / AVG_LEN.max(1.0));
             if let Some(s) = scores.get_mut(usize::from(doc)) {
