@@ -58,6 +58,7 @@ curl -sf -X PATCH "$base/api/admin/learners/$lid" -H "authorization: Bearer $adm
   -d '{"budget_usd":"100000","daily_budget_usd":"100000"}' >/dev/null
 
 css=$(curl -s "$base/nope" | grep -o '/static/app\.[0-9a-f]*\.css' | head -1)
+lesson_etag=$(curl -sI "$base/lessons/model-api" | grep -i '^etag' | cut -d' ' -f2 | tr -d '\r')
 msg='{"model":"course-strong","max_tokens":64,"messages":[{"role":"user","content":"Hello [stub:usage=120,16]"}]}'
 up='{"model":"claude-sonnet-5-5","max_tokens":64,"messages":[{"role":"user","content":"Hello [stub:usage=120,16]"}]}'
 chat='{"model":"course-openai","max_completion_tokens":64,"messages":[{"role":"user","content":"Hello [stub:usage=120,16]"}]}'
@@ -91,6 +92,9 @@ rows=(
   "search page|GET|$base/search?q=agentic+loop+tools|8||"
   "search JSON|GET|$base/api/search?q=prompt+injection|8||"
   "static asset (floor)|GET|$base$css|1||"
+  "lesson page|GET|$base/lessons/model-api|1||"
+  "lesson page, revalidated (304)|GET|$base/lessons/model-api|1||if-none-match: $lesson_etag"
+  "404 page (rendered per request)|GET|$base/no-such-page|1||"
   "messages: stub directly|POST|$gateway/anthropic/v1/messages|1|$up|"
   "messages: bare forwarding worker|POST|$base/bench/forward|1|$up|"
   "messages: academy|POST|$base/v1/messages|1|$msg|x-api-key: $key"
