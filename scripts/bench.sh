@@ -126,7 +126,7 @@ PY
   if [ "$conc" = 1 ] && [ -z "$floor1" ]; then floor1=$p50; fi
   floor=$([ "$conc" = 1 ] && echo "$floor1" || echo "$floor8")
   ratio=$(python3 -c "print(f'{$p50/$floor:.2f}x')")
-  note=""; [ "$ok" != ok ] && note=" ($ok)"
+  note=""; [ "$ok" != ok ] && [[ "$label" != 404* ]] && note=" ($ok)"
   printf '| %s%s | %s | %s | %s | %s | %s |\n' "$label" "$note" "$conc" "$rps" "$p50" "$p99" "$ratio"
 done
 
