@@ -183,56 +183,68 @@ fn start(setup: Setup) -> Instance {
         );
     }
 
-    let port = free_port();
-    let inspector = free_port();
-    let log = std::fs::File::create(state.join("wrangler.log")).unwrap();
-    let mut cmd = Command::new(root.join("scripts/supervise.sh"));
-    cmd.current_dir(&root)
-        .arg(root.join("node_modules/.bin/wrangler"))
-        .args(["dev", "--local", "--ip", "127.0.0.1", "--show-interactive-dev-session=false"])
-        .arg("-c")
-        .arg(&config)
-        .args(["--port", &port.to_string(), "--inspector-port", &inspector.to_string()])
-        .arg("--persist-to")
-        .arg(&persist)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("WRANGLER_HIDE_BANNER", "true")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    for (k, v) in setup.vars() {
-        cmd.arg("--var").arg(format!("{k}:{v}"));
-    }
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().unwrap();
-
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if answers(port) {
-            break;
+    // A free port can be taken by another process (another instance's workerd picks its own
+    // loopback ports) between our check and wrangler's bind: then start again on new ports.
+    for attempt in 1..=5 {
+        let port = free_port();
+        let inspector = free_port();
+        let log_path = state.join("wrangler.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(root.join("scripts/supervise.sh"));
+        cmd.current_dir(&root)
+            .arg(root.join("node_modules/.bin/wrangler"))
+            .args(["dev", "--local", "--ip", "127.0.0.1", "--show-interactive-dev-session=false"])
+            .arg("-c")
+            .arg(&config)
+            .args(["--port", &port.to_string(), "--inspector-port", &inspector.to_string()])
+            .arg("--persist-to")
+            .arg(&persist)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_HIDE_BANNER", "true")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in setup.vars() {
+            cmd.arg("--var").arg(format!("{k}:{v}"));
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("wrangler dev ({name}) exited with {status}:\n{}", log_tail(&state));
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if text.contains("Address already in use") {
+                break; // dropping `child` closes the supervisor's stdin: the group is killed
+            }
+            if text.contains(&format!("Ready on http://127.0.0.1:{port}")) && is_ours(port) {
+                return Instance { base: format!("http://127.0.0.1:{port}"), state, _supervisor: Mutex::new(child) };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("wrangler dev ({name}) exited with {status}:\n{}", log_tail(&state));
+            }
+            assert!(Instant::now() < deadline, "wrangler dev ({name}) not ready in 90 s:\n{}", log_tail(&state));
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(Instant::now() < deadline, "wrangler dev ({name}) not ready in 90 s:\n{}", log_tail(&state));
-        std::thread::sleep(Duration::from_millis(100));
+        eprintln!("wrangler dev ({name}): port taken, starting again (attempt {attempt})");
+        drop(child);
+        std::thread::sleep(Duration::from_millis(1500));
     }
-    Instance { base, state, _supervisor: Mutex::new(child) }
+    panic!("wrangler dev ({name}) could not bind a free port in 5 attempts:\n{}", log_tail(&state));
 }
 
-/// Whether anything answers HTTP on the port yet.
-fn answers(port: u16) -> bool {
+/// Whether our worker answers on the port: `/healthz` with its JSON (not some other server
+/// that happens to hold the port).
+fn is_ours(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     if s.write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n").is_err() {
         return false;
     }
-    let mut buf = [0u8; 12];
-    matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.1 "))
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).contains("\"checks\"")
 }
 
 pub fn log_tail(state: &Path) -> String {
