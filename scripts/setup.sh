@@ -17,12 +17,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+# `worker-build --version` prints the bare version; `wasm-bindgen --version` prints "wasm-bindgen X".
+if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
   step "installing worker-build $WORKER_BUILD_VERSION (about 5 minutes, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+if ! wasm-bindgen --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
 fi
