@@ -650,6 +650,36 @@ mod skim {
             self.after(b']')
         }
 
+        /// Walks the object here: `f` gets each member's key with the cursor on its value, and
+        /// must consume the value. An empty object calls nothing.
+        #[inline(always)]
+        pub(super) fn members(&mut self, mut f: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
+            if !self.object()? {
+                return Some(());
+            }
+            loop {
+                let key = self.key()?;
+                f(self, &key)?;
+                if !self.next_member()? {
+                    return Some(());
+                }
+            }
+        }
+
+        /// Walks the array here: `f` is called on each element and must consume it.
+        #[inline(always)]
+        pub(super) fn elements(&mut self, mut f: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+            if !self.array()? {
+                return Some(());
+            }
+            loop {
+                f(self)?;
+                if !self.next_element()? {
+                    return Some(());
+                }
+            }
+        }
+
         #[inline(always)]
         fn after(&mut self, close: u8) -> Option<bool> {
             let b = self.peek()?;
@@ -819,31 +849,21 @@ mod skim {
     }
 
     fn anthropic_delta(c: &mut Cursor<'_>, bytes: &mut u64) -> Option<()> {
-        if !c.object()? {
-            return Some(());
-        }
-        loop {
+        c.members(|c, key| {
             // (An empty object is consumed by `object()`: test the brace first.)
-            if *c.key()? == *b"delta" && c.peek()? == b'{' {
-                if c.object()? {
-                    loop {
-                        if matches!(&*c.key()?, b"text" | b"partial_json" | b"thinking") {
-                            *bytes = bytes.saturating_add(c.string_len()?);
-                        } else {
-                            c.skip()?;
-                        }
-                        if !c.next_member()? {
-                            break;
-                        }
+            if key == b"delta" && c.peek()? == b'{' {
+                c.members(|c, key| {
+                    if matches!(key, b"text" | b"partial_json" | b"thinking") {
+                        *bytes = bytes.saturating_add(c.string_len()?);
+                        Some(())
+                    } else {
+                        c.skip()
                     }
-                }
+                })
             } else {
-                c.skip()?;
+                c.skip()
             }
-            if !c.next_member()? {
-                return Some(());
-            }
-        }
+        })
     }
 
     /// What the meter reads from an Anthropic `message_start` or `message_delta`; slices keep
@@ -861,38 +881,24 @@ mod skim {
     /// Reads a `message_start` (`{"message": {"id", "model", "usage"}}`) or a
     /// `message_delta` (`{"delta": {"stop_reason"}, "usage"}`).
     pub(super) fn anthropic_message<'a>(data: &'a [u8], message: &mut AnthropicMessage<'a>) -> Option<()> {
-        let mut c = Cursor::new(data);
-        if !c.object()? {
-            return Some(());
-        }
-        loop {
-            let key = c.key()?;
-            match &*key {
-                b"message" | b"delta" if c.peek()? == b'{' => {
-                    if c.object()? {
-                        loop {
-                            let key = c.key()?;
-                            let raw = c.raw()?;
-                            match &*key {
-                                b"id" => message.id = Some(raw),
-                                b"model" => message.model = Some(raw),
-                                b"usage" => message.usage = non_null(raw),
-                                b"stop_reason" => message.stop_reason = Some(raw),
-                                _ => {}
-                            }
-                            if !c.next_member()? {
-                                break;
-                            }
-                        }
-                    }
+        Cursor::new(data).members(|c, key| match key {
+            b"message" | b"delta" if c.peek()? == b'{' => c.members(|c, key| {
+                let raw = c.raw()?;
+                match key {
+                    b"id" => message.id = Some(raw),
+                    b"model" => message.model = Some(raw),
+                    b"usage" => message.usage = non_null(raw),
+                    b"stop_reason" => message.stop_reason = Some(raw),
+                    _ => {}
                 }
-                b"usage" => message.usage = non_null(c.raw()?),
-                _ => c.skip()?,
+                Some(())
+            }),
+            b"usage" => {
+                message.usage = non_null(c.raw()?);
+                Some(())
             }
-            if !c.next_member()? {
-                return Some(());
-            }
-        }
+            _ => c.skip(),
+        })
     }
 
     /// What the meter reads from an OpenAI chunk; slices keep their JSON form.
@@ -911,23 +917,13 @@ mod skim {
 
     /// Walks one OpenAI chunk's top level and its choices' deltas.
     pub(super) fn openai_chunk<'a>(data: &'a [u8], chunk: &mut OpenAiChunk<'a>) -> Option<()> {
-        let mut c = Cursor::new(data);
-        if !c.object()? {
-            return Some(());
-        }
-        loop {
-            let key = c.key()?;
-            match &*key {
+        Cursor::new(data).members(|c, key| {
+            match key {
                 b"choices" if c.peek()? == b'[' => {
-                    if c.array()? {
-                        loop {
-                            chunk.choices = chunk.choices.saturating_add(1);
-                            openai_choice(&mut c, chunk)?;
-                            if !c.next_element()? {
-                                break;
-                            }
-                        }
-                    }
+                    return c.elements(|c| {
+                        chunk.choices = chunk.choices.saturating_add(1);
+                        openai_choice(c, chunk)
+                    })
                 }
                 b"usage" => chunk.usage = non_null(c.raw()?),
                 b"id" => chunk.id = non_null(c.raw()?),
@@ -935,88 +931,55 @@ mod skim {
                 b"error" => chunk.error = non_null(c.raw()?),
                 _ => c.skip()?,
             }
-            if !c.next_member()? {
-                return Some(());
-            }
-        }
+            Some(())
+        })
     }
 
     fn openai_choice<'a>(c: &mut Cursor<'a>, chunk: &mut OpenAiChunk<'a>) -> Option<()> {
         if c.peek()? != b'{' {
             return c.skip();
         }
-        if !c.object()? {
-            return Some(());
-        }
-        loop {
-            let key = c.key()?;
-            match &*key {
-                b"finish_reason" => {
-                    let raw = c.raw()?;
-                    if raw.first() == Some(&b'"') {
-                        chunk.finish_reason = Some(raw);
-                    }
+        c.members(|c, key| match key {
+            b"finish_reason" => {
+                let raw = c.raw()?;
+                if raw.first() == Some(&b'"') {
+                    chunk.finish_reason = Some(raw);
                 }
-                b"delta" if c.peek()? == b'{' => {
-                    if c.object()? {
-                        loop {
-                            let key = c.key()?;
-                            match &*key {
-                                b"content" | b"refusal" | b"reasoning_content" => {
-                                    chunk.output_bytes = chunk.output_bytes.saturating_add(c.string_len()?);
-                                }
-                                b"tool_calls" if c.peek()? == b'[' => openai_tool_calls(c, chunk)?,
-                                _ => c.skip()?,
-                            }
-                            if !c.next_member()? {
-                                break;
-                            }
-                        }
-                    }
+                Some(())
+            }
+            b"delta" if c.peek()? == b'{' => c.members(|c, key| match key {
+                b"content" | b"refusal" | b"reasoning_content" => {
+                    chunk.output_bytes = chunk.output_bytes.saturating_add(c.string_len()?);
+                    Some(())
                 }
-                _ => c.skip()?,
-            }
-            if !c.next_member()? {
-                return Some(());
-            }
-        }
+                b"tool_calls" if c.peek()? == b'[' => openai_tool_calls(c, chunk),
+                _ => c.skip(),
+            }),
+            _ => c.skip(),
+        })
     }
 
     /// Counts the `function.name` and `function.arguments` bytes of `tool_calls` deltas.
     fn openai_tool_calls(c: &mut Cursor<'_>, chunk: &mut OpenAiChunk<'_>) -> Option<()> {
-        if !c.array()? {
-            return Some(());
-        }
-        loop {
+        c.elements(|c| {
             if c.peek()? != b'{' {
-                c.skip()?;
-            } else if c.object()? {
-                loop {
-                    if *c.key()? == *b"function" && c.peek()? == b'{' {
-                        if c.object()? {
-                            loop {
-                                if matches!(&*c.key()?, b"name" | b"arguments") {
-                                    chunk.output_bytes = chunk.output_bytes.saturating_add(c.string_len()?);
-                                } else {
-                                    c.skip()?;
-                                }
-                                if !c.next_member()? {
-                                    break;
-                                }
-                            }
+                return c.skip();
+            }
+            c.members(|c, key| {
+                if key == b"function" && c.peek()? == b'{' {
+                    c.members(|c, key| {
+                        if matches!(key, b"name" | b"arguments") {
+                            chunk.output_bytes = chunk.output_bytes.saturating_add(c.string_len()?);
+                            Some(())
+                        } else {
+                            c.skip()
                         }
-                    } else {
-                        c.skip()?;
-                    }
-                    if !c.next_member()? {
-                        break;
-                    }
+                    })
+                } else {
+                    c.skip()
                 }
-            }
-            if !c.next_element()? {
-                return Some(());
-            }
-        }
+            })
+        })
     }
 }
 
