@@ -61,19 +61,19 @@ fn with_cookie(mut r: Response, cookie: &str) -> Result<Response> {
     Ok(r)
 }
 
-fn private(mut r: Response) -> Result<Response> {
+pub(crate) fn private(mut r: Response) -> Result<Response> {
     respond::set(r.headers_mut(), "cache-control", headers::PRIVATE)?;
     respond::set(r.headers_mut(), "vary", "Cookie")?;
     Ok(r)
 }
 
-fn see_other(location: &str) -> Result<Response> {
+pub(crate) fn see_other(location: &str) -> Result<Response> {
     let mut r = Response::empty().map_err(respond::internal)?.with_status(303);
     respond::set(r.headers_mut(), "location", location)?;
     Ok(r)
 }
 
-fn html(page: String) -> Result<Response> {
+pub(crate) fn html(page: String) -> Result<Response> {
     let mut r = Response::ok(page).map_err(respond::internal)?;
     respond::set(r.headers_mut(), "content-type", "text/html; charset=utf-8")?;
     private(r)
@@ -443,11 +443,18 @@ pub fn page_query(req: &Request) -> Result<PageQuery> {
     Ok(q)
 }
 
+/// One page of the learner's usage rows (newest first) as the query asks, with the cursor of
+/// the next page when this one is full. Usage and transcript lists both page this way.
+pub async fn usage_rows(req: &Request, ctx: &Ctx<'_>, learner: &str) -> Result<(Vec<serde_json::Value>, Option<serde_json::Value>, PageQuery)> {
+    let q = page_query(req)?;
+    let rows = store::usage_page(&ctx.db, learner, &q.before, q.lesson.as_deref(), q.day.as_deref(), q.limit).await?;
+    let next = if rows.len() as i64 == q.limit { rows.last().and_then(|r| r.get("request_id")).cloned() } else { None };
+    Ok((rows, next, q))
+}
+
 pub async fn usage(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
     let l = auth::learner(req, &ctx.db, ctx.config, ctx.now, false).await?;
-    let q = page_query(req)?;
-    let rows = store::usage_page(&ctx.db, &l.id, &q.before, q.lesson.as_deref(), q.day.as_deref(), q.limit).await?;
-    let next = if rows.len() as i64 == q.limit { rows.last().and_then(|r| r.get("request_id")).cloned() } else { None };
+    let (rows, next, _) = usage_rows(req, ctx, &l.id).await?;
     private(respond::json(200, &json!({"usage": rows, "next_before": next}))?)
 }
 

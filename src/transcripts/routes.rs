@@ -7,10 +7,9 @@
 use super::store;
 use super::view::{self, Filters, TranscriptRow};
 use crate::env;
-use crate::http::{headers, respond, ApiError};
+use crate::http::{respond, ApiError};
 use crate::learners::auth;
-use crate::learners::routes::{page_query, Ctx};
-use crate::learners::store as learners_store;
+use crate::learners::routes::{html, private, see_other, usage_rows, Ctx};
 use crate::{d1, ids};
 use futures_util::stream;
 use serde::Deserialize;
@@ -25,11 +24,6 @@ fn bucket(ctx: &Ctx<'_>) -> Result<Bucket> {
     env::transcripts(ctx.env).map_err(|_| ApiError::unavailable("Transcript storage (binding TRANSCRIPTS) is not configured."))
 }
 
-fn private(mut r: Response) -> Result<Response> {
-    respond::set(r.headers_mut(), "cache-control", headers::PRIVATE)?;
-    respond::set(r.headers_mut(), "vary", "Cookie")?;
-    Ok(r)
-}
 
 /// The stored transcript of one of the learner's requests.
 async fn one(ctx: &Ctx<'_>, learner: &str, request_id: &str) -> Result<Value> {
@@ -55,9 +49,7 @@ async fn one(ctx: &Ctx<'_>, learner: &str, request_id: &str) -> Result<Value> {
 }
 
 async fn rows(ctx: &Ctx<'_>, learner: &str, req: &Request) -> Result<(Vec<Value>, Option<Value>, Filters)> {
-    let q = page_query(req)?;
-    let rows = learners_store::usage_page(&ctx.db, learner, &q.before, q.lesson.as_deref(), q.day.as_deref(), q.limit).await?;
-    let next = if rows.len() as i64 == q.limit { rows.last().and_then(|r| r.get("request_id")).cloned() } else { None };
+    let (rows, next, q) = usage_rows(req, ctx, learner).await?;
     Ok((rows, next, Filters { lesson: q.lesson, day: q.day }))
 }
 
@@ -85,7 +77,7 @@ pub async fn show_api(req: &Request, ctx: &Ctx<'_>, request_id: &str) -> Result<
 }
 
 pub async fn list_page(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
-    let Some(l) = auth::from_cookie(req, &ctx.db, ctx.config, ctx.now).await? else { return see_signin() };
+    let Some(l) = auth::from_cookie(req, &ctx.db, ctx.config, ctx.now).await? else { return see_other("/signin") };
     let (rows, next, filters) = rows(ctx, &l.id, req).await?;
     let typed: Vec<TranscriptRow> = rows.into_iter().filter_map(|r| serde_json::from_value(r).ok()).collect();
     let next = next.as_ref().and_then(Value::as_str);
@@ -93,21 +85,11 @@ pub async fn list_page(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
 }
 
 pub async fn show_page(req: &Request, ctx: &Ctx<'_>, request_id: &str) -> Result<Response> {
-    let Some(l) = auth::from_cookie(req, &ctx.db, ctx.config, ctx.now).await? else { return see_signin() };
+    let Some(l) = auth::from_cookie(req, &ctx.db, ctx.config, ctx.now).await? else { return see_other("/signin") };
     html(view::show(&one(ctx, &l.id, request_id).await?))
 }
 
-fn see_signin() -> Result<Response> {
-    let mut r = Response::empty().map_err(respond::internal)?.with_status(303);
-    respond::set(r.headers_mut(), "location", "/signin")?;
-    Ok(r)
-}
 
-fn html(page: String) -> Result<Response> {
-    let mut r = Response::ok(page).map_err(respond::internal)?;
-    respond::set(r.headers_mut(), "content-type", "text/html; charset=utf-8")?;
-    private(r)
-}
 
 /// All the learner's transcripts as JSON Lines, oldest first, streamed a page at a time so
 /// the worker never holds them all.
