@@ -111,7 +111,9 @@ mod entry {
             Route::V1ChatCompletions => crate::gateway::routes::call(req, env, &config, ctx, Dialect::OpenAi).await,
             Route::V1Models => crate::gateway::routes::models(&config),
             #[cfg(feature = "bench")]
-            Route::BenchForward => crate::gateway::routes::bench_forward(req, &config).await,
+            Route::BenchForward => crate::gateway::routes::bench_forward(req, &config, None).await,
+            #[cfg(feature = "bench")]
+            Route::BenchForwardD1 => crate::gateway::routes::bench_forward(req, &config, Some(env)).await,
         }
     }
 }

@@ -50,6 +50,8 @@ pub enum Route {
     V1Models,
     #[cfg(feature = "bench")]
     BenchForward,
+    #[cfg(feature = "bench")]
+    BenchForwardD1,
 }
 
 /// What a method and a path resolve to.
@@ -106,6 +108,8 @@ fn table(segments: &[&str]) -> Vec<(&'static str, Route)> {
         ["v1", "models"] => vec![("GET", Route::V1Models)],
         #[cfg(feature = "bench")]
         ["bench", "forward"] => vec![("POST", Route::BenchForward)],
+        #[cfg(feature = "bench")]
+        ["bench", "forward-d1"] => vec![("POST", Route::BenchForwardD1)],
         _ => Vec::new(),
     }
 }

@@ -115,7 +115,6 @@ impl Call {
         Settlement {
             request_id: self.request_id.clone(),
             cost: cost.min(self.reserved.amount_micros),
-            now: i64::try_from(now).unwrap_or(i64::MAX),
             endpoint: self.endpoint(),
             provider: self.model.provider.as_str(),
             model: self.model.alias.clone(),
@@ -676,7 +675,6 @@ pub async fn sweep(env: &Env) {
         let s = Settlement {
             request_id: r.id.clone(),
             cost: r.amount_micros,
-            now,
             endpoint: "unknown",
             provider: "unknown",
             model: "unknown".into(),
@@ -693,9 +691,24 @@ pub async fn sweep(env: &Env) {
 
 /// Bench-only (feature `bench`): forwards the body to AI Gateway's Anthropic route and streams
 /// the answer back, with nothing else — the floor the academy's own overhead is read against.
+/// With `env` (`POST /bench/forward-d1`) it first makes ONE D1 round trip: the academy's own
+/// reserve batch for the key in `x-api-key`, reserving 0 and deleting the reservation again in
+/// the same batch — "bare forwarding + one D1 round trip", measured rather than added up.
 #[cfg(feature = "bench")]
-pub async fn bench_forward(mut req: Request, config: &Config) -> Result<Response> {
+pub async fn bench_forward(mut req: Request, config: &Config, env: Option<&Env>) -> Result<Response> {
     let body = req.bytes().await.map_err(|_| ApiError::bad_request("unreadable_body", "unreadable"))?;
+    if let Some(env) = env {
+        let key = header(&req, "x-api-key").as_deref().and_then(AcademyKey::parse).ok_or_else(|| ApiError::new(401, "invalid_key", "x-api-key: an academy key"))?;
+        let db = env::require_db(env)?;
+        let started = platform::now_ms();
+        let id = ids::request_id(started, platform::random::<10>()?);
+        let now = i64::try_from(started).unwrap_or(0);
+        let day = crate::time::day(started);
+        let r = ReserveRequest { request_id: &id, day: &day, amount: 0, now, expires_at: now, key_hash: &key.hash(), academy_cap: i64::MAX };
+        if !store::reserve_and_release(&db, &r).await? {
+            return Err(ApiError::new(402, "bench_refused", "the bench's reserve batch was refused"));
+        }
+    }
     let h = Headers::new();
     let _ = h.set("content-type", "application/json");
     let mut init = RequestInit::new();

@@ -2,13 +2,13 @@
 //! refusal diagnosis (only on the failure path), the settle batch and the sweep. The SQL is in
 //! `reserve.rs`, tested on SQLite.
 
-use super::reserve::{self, Params, Refusal};
+use super::reserve::{self, Refusal};
 use super::usage::Usage;
 use crate::d1::{self, int, opt_text, text};
 use crate::http::ApiError;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::D1Database;
+use worker::{D1Database, D1PreparedStatement};
 
 /// A reservation that was taken.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,17 +40,30 @@ pub struct ReserveRequest<'a> {
 
 /// Authenticates the key and reserves, in one batch. `Ok(None)`: refused (see `diagnose`).
 pub async fn reserve(db: &D1Database, r: &ReserveRequest<'_>) -> Result<Option<Reserved>, ApiError> {
+    let results = db.batch(reserve_statements(db, r)?).await.map_err(d1::fail("reserve"))?;
+    let row = results.last().and_then(|r| r.results::<Reserved>().ok()).and_then(|mut rows| rows.pop());
+    Ok(row)
+}
+
+fn reserve_statements(db: &D1Database, r: &ReserveRequest<'_>) -> Result<Vec<D1PreparedStatement>, ApiError> {
     let all: [JsValue; 7] = [text(r.request_id), text(r.day), int(r.amount), int(r.now), int(r.expires_at), text(r.key_hash), int(r.academy_cap)];
-    let stmts = reserve::RESERVE
+    reserve::RESERVE
         .iter()
         .map(|(sql, idx)| {
             let values: Vec<JsValue> = idx.iter().filter_map(|i| all.get(*i).cloned()).collect();
             d1::bind(db.prepare(*sql), &values, "reserve")
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// Bench-only: the reserve batch, plus the reservation's deletion in the same round trip, so the
+/// bench can time exactly the academy's one D1 round trip without leaving reservations behind.
+#[cfg(feature = "bench")]
+pub async fn reserve_and_release(db: &D1Database, r: &ReserveRequest<'_>) -> Result<bool, ApiError> {
+    let mut stmts = reserve_statements(db, r)?;
+    stmts.push(d1::bind(db.prepare(reserve::RELEASE), &[text(r.request_id)], "reserve")?);
     let results = db.batch(stmts).await.map_err(d1::fail("reserve"))?;
-    let row = results.last().and_then(|r| r.results::<Reserved>().ok()).and_then(|mut rows| rows.pop());
-    Ok(row)
+    Ok(results.iter().rev().nth(1).and_then(|r| r.results::<Reserved>().ok()).is_some_and(|rows| !rows.is_empty()))
 }
 
 #[derive(Deserialize)]
@@ -78,7 +91,6 @@ pub async fn diagnose(db: &D1Database, key_hash: &str, day: &str, amount: i64) -
 pub struct Settlement {
     pub request_id: String,
     pub cost: i64,
-    pub now: i64,
     pub endpoint: &'static str,
     pub provider: &'static str,
     pub model: String,
@@ -101,12 +113,12 @@ fn tokens(n: u64) -> JsValue {
     int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// Settles exactly once: a second call finds no reservation and changes nothing.
+/// Settles exactly once (one statement; the trigger does the rest): a second call finds no
+/// reservation and changes nothing.
 pub async fn settle(db: &D1Database, s: &Settlement) -> Result<(), ApiError> {
     let all: Vec<JsValue> = vec![
         text(&s.request_id),
         int(s.cost.max(0)),
-        int(s.now),
         text(s.endpoint),
         text(s.provider),
         text(&s.model),
@@ -128,17 +140,7 @@ pub async fn settle(db: &D1Database, s: &Settlement) -> Result<(), ApiError> {
         opt_text(s.run_id.as_deref()),
         opt_text(s.transcript_key.as_deref()),
     ];
-    let stmts = reserve::SETTLE
-        .iter()
-        .map(|(sql, params)| {
-            let n = match params {
-                Params::All => all.len(),
-                Params::First(n) => *n,
-            };
-            d1::bind(db.prepare(*sql), all.get(..n).unwrap_or(&[]), "settle")
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    db.batch(stmts).await.map_err(d1::fail("settle"))?;
+    d1::bind(db.prepare(reserve::SETTLE), &all, "settle")?.run().await.map_err(d1::fail("settle"))?;
     Ok(())
 }
 
