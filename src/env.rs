@@ -59,7 +59,18 @@ pub struct GatewayConfig {
     pub cf_aig_token: Option<String>,
 }
 
+thread_local! {
+    static CONFIG: std::cell::RefCell<Option<std::rc::Rc<Config>>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Config {
+    /// The configuration, read from the environment once per isolate: vars and secrets are
+    /// fixed for an isolate's life (a new deployment, or a changed `.dev.vars`, starts a new
+    /// one), and reading them costs about twenty JS lookups per request.
+    pub fn cached(env: &Env) -> std::rc::Rc<Config> {
+        CONFIG.with(|cell| cell.borrow_mut().get_or_insert_with(|| std::rc::Rc::new(Config::from_env(env))).clone())
+    }
+
     pub fn from_env(env: &Env) -> Config {
         let usd = |name: &str, default: &str| {
             let raw = var(env, name).unwrap_or_else(|| default.to_string());

@@ -65,7 +65,7 @@ mod entry {
     ) -> std::result::Result<Response, http::ApiError> {
         use crate::learners::routes as me;
         use crate::transcripts::routes as transcripts;
-        let config = Config::from_env(env);
+        let config = Config::cached(env);
         let learner = || me::Ctx::new(env, &config);
         match route {
             Route::Health => health::check(env, &config).await,
