@@ -1,9 +1,9 @@
 -- The running totals move in triggers, inside the statement that takes or settles a
 -- reservation: the gateway's reserve batch is two statements (take, read back) and its settle
--- batch one (the usage row), instead of five and six. Same transaction, same arithmetic; each
--- statement a D1 batch carries costs a round of parsing, planning and result encoding.
--- (Kept free of CASE … END inside the bodies: wrangler's statement splitter reads END as the
--- end of the trigger.)
+-- batch one (the usage row), instead of five and six. Same transaction, same arithmetic. Each
+-- statement in a D1 batch costs a round of parsing, planning and result encoding.
+-- Trigger bodies hold only plain UPDATE, INSERT and DELETE statements, which every SQL splitter
+-- on the way to D1 handles.
 
 -- Taking a reservation reserves its amount on the learner, the learner's day and the academy's
 -- day. The day rows are created on first use.
@@ -18,8 +18,8 @@ END;
 
 -- Settling is inserting the usage row FROM the reservation (so it happens at most once): the
 -- reservation's amount leaves `reserved`, the row's cost (already capped at the amount) enters
--- `spent`, on the reservation's own day; the key's last use is when the request finished; the
--- reservation is gone. Usage rows inserted without a reservation move nothing.
+-- `spent`, on the reservation's own day. The key's last use is when the request finished, and
+-- the reservation is gone. Usage rows inserted without a reservation move nothing.
 CREATE TRIGGER usage_settles_its_reservation AFTER INSERT ON usage
 WHEN EXISTS (SELECT 1 FROM reservations WHERE id = NEW.request_id)
 BEGIN
