@@ -6,6 +6,9 @@
 //!
 //! `cargo run --release --example request_cpu`
 
+// A measurement over fixed, known-good inputs (the tests' fixtures), not request handling.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use ai_architect_academy::gateway::catalogue::Catalogue;
 use ai_architect_academy::gateway::sse::Meter;
 use ai_architect_academy::gateway::usage::Usage;

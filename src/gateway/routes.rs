@@ -702,7 +702,8 @@ pub async fn sweep(env: &Env) {
 /// the answer back, with nothing else — the floor the academy's own overhead is read against.
 /// With `env` (`POST /bench/forward-d1`) it first makes ONE D1 round trip: the academy's own
 /// reserve batch for the key in `x-api-key`, reserving 0 and deleting the reservation again in
-/// the same batch — "bare forwarding + one D1 round trip", measured rather than added up.
+/// the same batch (only the day rows' request counts move) — "bare forwarding + one D1 round
+/// trip", measured rather than added up.
 #[cfg(feature = "bench")]
 pub async fn bench_forward(mut req: Request, config: &Config, env: Option<&Env>) -> Result<Response> {
     let body = req.bytes().await.map_err(|_| ApiError::bad_request("unreadable_body", "unreadable"))?;
