@@ -71,7 +71,7 @@ impl Config {
         CONFIG.with(|cell| cell.borrow_mut().get_or_insert_with(|| std::rc::Rc::new(Config::from_env(env))).clone())
     }
 
-    pub fn from_env(env: &Env) -> Config {
+    fn from_env(env: &Env) -> Config {
         let usd = |name: &str, default: &str| {
             let raw = var(env, name).unwrap_or_else(|| default.to_string());
             MicroUsd::parse_usd(&raw).unwrap_or_else(|_| {

@@ -148,6 +148,10 @@ mod tests {
         c.execute(SETTLE, params_from_iter(params.iter())).unwrap();
     }
 
+    fn count_rows(c: &Connection, table: &str) -> i64 {
+        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+
     fn counters(c: &Connection) -> (i64, i64, i64, i64) {
         c.query_row("SELECT spent_micros, reserved_micros FROM learners WHERE id = 'lrn_a'", [], |r| Ok((r.get(0)?, r.get(1)?, 0, 0)))
             .map(|(s, r, _, _)| {
@@ -173,8 +177,7 @@ mod tests {
         let mut c = db();
         reserve(&mut c, "req_1", DAY, 10, "h_a", CAP).unwrap();
         reserve(&mut c, "req_2", NEXT_DAY, 20, "h_a", CAP).unwrap();
-        let n: i64 = c.query_row("SELECT COUNT(*) FROM learner_days", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(count_rows(&c, "learner_days"), 2);
     }
 
     #[test]
@@ -190,8 +193,7 @@ mod tests {
         c.execute("UPDATE learners SET disabled = 1", []).unwrap();
         assert_eq!(reserve(&mut c, "req_6", DAY, 10, "h_a", CAP), None, "disabled");
         assert_eq!(counters(&c), (0, 0, 0, 0));
-        let n: i64 = c.query_row("SELECT COUNT(*) FROM reservations", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 0);
+        assert_eq!(count_rows(&c, "reservations"), 0);
     }
 
     #[test]
@@ -213,8 +215,7 @@ mod tests {
             .query_row("SELECT COUNT(*), SUM(cost_micros), (SELECT last_used_at FROM api_keys) FROM usage", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap();
         assert_eq!((rows, cost, used), (1, 40, Some(3)), "last used = reserved at 0 + latency 3");
-        let left: i64 = c.query_row("SELECT COUNT(*) FROM reservations", [], |r| r.get(0)).unwrap();
-        assert_eq!(left, 0, "the reservation is gone");
+        assert_eq!(count_rows(&c, "reservations"), 0, "the reservation is gone");
     }
 
     #[test]
@@ -228,8 +229,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(counters(&c), (0, 100, 0, 100), "req_1 still reserved, nothing spent");
-        let n: i64 = c.query_row("SELECT COUNT(*) FROM reservations", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(count_rows(&c, "reservations"), 1);
     }
 
     #[test]
